@@ -1,0 +1,1 @@
+"""The only code that queries a Kratos database (read-only)."""
