@@ -58,6 +58,9 @@ def read_domain(domain: DomainSettings, settings: Settings, as_of: datetime, zon
         message = f"{domain.name} Kratos database at {domain.kratos_dsn}: {exc}"
     except SQLAlchemyError as exc:
         message = f"{domain.name} Kratos database at {domain.kratos_dsn} could not be read: {_short(exc)}"
+    except Exception as exc:  # a bug must not hide the other domains; the traceback goes to the debug log
+        log.debug("unexpected error in domain %s", domain.name, exc_info=True)
+        message = f"{domain.name}: internal error {type(exc).__name__}: {exc} (run with -vv for details)"
     log.warning("%s", message)
     return DomainReport.failed(domain.name, message, _unevaluated_alerts("domain could not be read"))
 

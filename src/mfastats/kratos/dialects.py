@@ -46,6 +46,10 @@ class AmrColumns:
     completed_at: str
 
 
+_UUID_REGEX = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_UUID_GLOB = "-".join("[0-9a-f]" * n for n in (8, 4, 4, 4, 12))
+
+
 class KratosDialect:
     """Base: fragments common to every dialect. Subclasses fill in the JSON and type traits."""
 
@@ -69,6 +73,29 @@ class KratosDialect:
     def lower(self, expression: str) -> str:
         return f"LOWER({expression})"
 
+    def as_text(self, expression: str) -> str:
+        """Any column (uuid, inet, jsonb) as text."""
+        return expression
+
+    def uuid_shaped(self, expression: str) -> str:
+        """The text looks like a UUID (8-4-4-4-12 hex digits, any case)."""
+        raise NotImplementedError
+
+    def windows_table(self, bounds: list[tuple[datetime, datetime]], prefix: str = "w") -> tuple[str, dict[str, object]]:
+        """A derived table `(window_index, window_start, window_end)` of literal bounds, and its parameters.
+
+        Day boundaries are computed in Python (time zones, DST); the counting happens in SQL by joining
+        rows to this table, so only one row per window comes back.
+        """
+        params: dict[str, object] = {}
+        selects = []
+        for index, (start, end) in enumerate(bounds):
+            params[f"{prefix}s{index}"] = self.bind_timestamp(start)
+            params[f"{prefix}e{index}"] = self.bind_timestamp(end)
+            selects.append(f"SELECT {index} AS window_index, {self.timestamp_param(f'{prefix}s{index}')} AS window_start, "
+                           f"{self.timestamp_param(f'{prefix}e{index}')} AS window_end")
+        return "(" + " UNION ALL ".join(selects) + ")", params
+
     # JSON traits, overridden per dialect.
     def json_is_object(self, column: str) -> str:
         raise NotImplementedError
@@ -85,8 +112,6 @@ class KratosDialect:
     def json_count(self, column: str, key: str, test: ElementTest | None = None) -> str:
         raise NotImplementedError
 
-    def json_as_text(self, column: str) -> str:
-        return column
 
     def amr_entries(self, column: str) -> AmrColumns:
         raise NotImplementedError
@@ -147,8 +172,11 @@ class PostgresDialect(KratosDialect):
             return f"({is_object} AND COALESCE(jsonb_typeof({value}), 'null') = 'null')"
         return f"({is_object} AND jsonb_typeof({value}) = 'string' AND (e.v ->> '{test.field}') <> '')"
 
-    def json_as_text(self, column: str) -> str:
-        return f"CAST({column} AS text)"
+    def as_text(self, expression: str) -> str:
+        return f"CAST({expression} AS text)"
+
+    def uuid_shaped(self, expression: str) -> str:
+        return f"({expression} ~* '{_UUID_REGEX}')"
 
     def amr_entries(self, column: str) -> AmrColumns:
         array = f"CASE WHEN {self.json_is_array(column)} THEN {self._j(column)} ELSE '[]'::jsonb END"
@@ -215,6 +243,12 @@ class MySQLDialect(KratosDialect):
             return f"({is_object} AND COALESCE(JSON_TYPE({value}), 'NULL') = 'NULL')"
         return f"({is_object} AND JSON_TYPE({value}) = 'STRING' AND JSON_UNQUOTE({value}) <> '')"
 
+    def as_text(self, expression: str) -> str:
+        return f"CAST({expression} AS CHAR)"
+
+    def uuid_shaped(self, expression: str) -> str:
+        return f"({expression} REGEXP '{_UUID_REGEX}')"
+
     def amr_entries(self, column: str) -> AmrColumns:
         array = f"CASE WHEN {self.json_is_array(column)} THEN {column} ELSE '[]' END"
         columns = ("method VARCHAR(64) PATH '$.method', aal VARCHAR(16) PATH '$.aal', "
@@ -237,6 +271,9 @@ class SQLiteDialect(KratosDialect):
 
     def bind_timestamp(self, moment: datetime) -> object:
         return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+    def uuid_shaped(self, expression: str) -> str:
+        return f"(LOWER({expression}) GLOB '{_UUID_GLOB}')"
 
     def _valid(self, column: str) -> str:
         return f"json_valid({column})"

@@ -186,28 +186,21 @@ class KratosReader:
         if not windows or not self.caps.has("identity_credentials", "created_at"):
             return [EnrollmentDay(w.day, 0, 0) for w in windows]
         d = self.d
-        params: dict[str, object] = self._params()
-        selects = []
-        for index, window in enumerate(windows):
-            params[f"s{index}"] = d.bind_timestamp(window.start)
-            params[f"e{index}"] = d.bind_timestamp(window.end)
-            selects.append(f"SELECT {index} AS day_index, {d.timestamp_param(f's{index}')} AS day_start, "
-                           f"{d.timestamp_param(f'e{index}')} AS day_end")
-        params["first"] = params["s0"]
-        params["last"] = d.bind_timestamp(as_naive_utc(as_of))
+        days, params = d.windows_table([(w.start, w.end) for w in windows])
+        params.update(self._params(first=d.bind_timestamp(windows[0].start), last=d.bind_timestamp(as_naive_utc(as_of))))
         created = d.timestamp("c.created_at")
         query = f"""
-            SELECT days.day_index,
+            SELECT days.window_index,
                    SUM(CASE WHEN u.method = 'totp' THEN 1 ELSE 0 END) AS totp,
                    SUM(CASE WHEN u.method = 'webauthn' THEN 1 ELSE 0 END) AS webauthn
-            FROM ({' UNION ALL '.join(selects)}) days
+            FROM {days} days
             JOIN (SELECT t.name AS method, {created} AS created
                   FROM identity_credentials c {self._type_join()}
                   WHERE {self._owned_by_scope('c', 'identity_credentials')}
                     AND {created} >= {d.timestamp_param('first')} AND {created} <= {d.timestamp_param('last')}
                     AND {self._usable_enrollment()}) u
-              ON u.created >= days.day_start AND u.created < days.day_end
-            GROUP BY days.day_index"""
+              ON u.created >= days.window_start AND u.created < days.window_end
+            GROUP BY days.window_index"""
         counts = {int(row[0]): (int(row[1]), int(row[2]))
                   for row in self.conn.execute(text(query), params)}
         return [EnrollmentDay(w.day, *counts.get(i, (0, 0))) for i, w in enumerate(windows)]
@@ -234,7 +227,7 @@ class KratosReader:
             return
         amr = self.d.amr_entries("s.authentication_methods")
         session_aal = "s.aal" if self.caps.has("sessions", "aal") else "NULL"
-        mentions_aal2 = f"{self.d.json_as_text('s.authentication_methods')} LIKE '%aal2%'"
+        mentions_aal2 = f"{self.d.as_text('s.authentication_methods')} LIKE '%aal2%'"
         query = f"""
             SELECT s.id AS session_id, {session_aal} AS session_aal, {amr.method} AS method,
                    {amr.aal} AS aal, {amr.completed_at} AS completed_at
