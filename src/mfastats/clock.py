@@ -82,6 +82,9 @@ def parse_rfc3339(text: str) -> datetime | None:
 
 
 def as_naive_utc(moment: datetime) -> datetime:
+    """Naive UTC, the form Kratos stores; a naive `moment` is already UTC."""
+    if moment.tzinfo is None:
+        return moment
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 

@@ -89,6 +89,14 @@ class FailingIdentity:
 
 
 @dataclass(frozen=True)
+class FailureDay:
+    date: date
+    failures: int
+    successes: int | None  # None without a configured success event
+    failure_ratio: Decimal | None  # failures / (failures + successes), 0-1
+
+
+@dataclass(frozen=True)
 class ChallengeFailures:
     available: bool = False
     reason: str | None = None
@@ -96,6 +104,7 @@ class ChallengeFailures:
     threshold: int = 3
     window_days: int = 7
     identities: tuple[FailingIdentity, ...] = ()
+    days: tuple[FailureDay, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,16 @@ class DataQuality:
 
 
 @dataclass(frozen=True)
+class TrendPoint:
+    """The last stored snapshot of a day (SPEC 5)."""
+
+    date: date
+    enrolled: int | None
+    total: int | None
+    percent: Decimal | None
+
+
+@dataclass(frozen=True)
 class DomainReport:
     name: str
     status: str  # "ok" | "error"
@@ -134,6 +153,7 @@ class DomainReport:
     data_quality: DataQuality
     # Set when the domain is one side of the seed's schema_id split of a single database.
     approximation: str | None = None
+    enrollment_trend: tuple[TrendPoint, ...] = ()
 
     @classmethod
     def failed(cls, name: str, error: str, alerts: tuple[Alert, ...] = ()) -> DomainReport:
@@ -158,4 +178,5 @@ class Report:
 
     @property
     def failed_domains(self) -> tuple[DomainReport, ...]:
-        return tuple(domain for domain in self.domains if domain.status != "ok")
+        """Domains that failed, or whose audit source failed (their Kratos numbers are still shown)."""
+        return tuple(domain for domain in self.domains if domain.status != "ok" or domain.error)

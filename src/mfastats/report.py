@@ -1,21 +1,25 @@
 """Build the report: read each domain's sources, compute its metrics, add all domains together.
 
-One failing domain never hides the others: its error is captured in its own block.
+One failing domain never hides the others: its error is captured in its own block. A failing audit
+source keeps the domain's Kratos numbers and says what it could not read.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, tzinfo
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from mfastats.alerts import rules
-from mfastats.clock import load_timezone, report_days
+from mfastats.audit.reader import AuditReader, resolve_table
+from mfastats.clock import DayWindow, load_timezone, report_days
 from mfastats.errors import SourceError
 from mfastats.kratos.reader import KratosReader, Scope, connect
 from mfastats.metrics import enrollment as enrollment_metrics
-from mfastats.metrics.stepups import derived_stepups
+from mfastats.metrics.failures import failure_days, hints
+from mfastats.metrics.stepups import StepupQuality, derived_stepups
 from mfastats.model import (
     AllDomains,
     ChallengeFailures,
@@ -24,8 +28,13 @@ from mfastats.model import (
     EnrollmentDayCount,
     EnrollmentsOverTime,
     Report,
+    StepupDay,
+    Stepups,
+    TrendPoint,
 )
+from mfastats.rows import CredentialQuality, EnrollmentDay, IdentityProfile, SessionSummary
 from mfastats.settings import STEPUP_DAYS, DomainSettings, Settings
+from mfastats.store.history import Snapshot, Store, last_per_day
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +46,33 @@ LEGACY_SPLIT_NOTE = (
     "approximation: one Kratos database split by schema_id ('admin' = iam, anything else = ciam), as "
     "the seed page does; real deployments have one database per domain"
 )
+SPIKE_WINDOW = timedelta(hours=24)
 
 
-def build_report(settings: Settings, as_of: datetime) -> Report:
+@dataclass(frozen=True)
+class KratosFacts:
+    profiles: list[IdentityProfile]
+    quality: CredentialQuality
+    timeline: list[EnrollmentDay]
+    summary: SessionSummary
+    stepups: Stepups
+    step_quality: StepupQuality
+
+
+@dataclass(frozen=True)
+class AuditFacts:
+    totals: dict[str, int]  # rows ever recorded per event name, up to as_of
+    recent_events: int  # any event in (as_of - silent_hours, as_of]
+    stepup_days: list[int]
+    enrollment_days: list[tuple[int, int]]
+    failures: ChallengeFailures
+    spike_windows: list[int] | None
+    rows_without_identity: int
+
+
+def build_report(settings: Settings, as_of: datetime, store: Store | None = None) -> Report:
     zone = load_timezone(settings.timezone)
-    domains = tuple(read_domain(domain, settings, as_of, zone) for domain in settings.domains)
+    domains = tuple(read_domain(domain, settings, as_of, zone, store) for domain in settings.domains)
     ok = [domain for domain in domains if domain.status == "ok"]
     all_domains = AllDomains(
         domains=tuple(domain.name for domain in ok),
@@ -51,18 +82,19 @@ def build_report(settings: Settings, as_of: datetime) -> Report:
     return Report(as_of, settings.timezone, domains, all_domains)
 
 
-def read_domain(domain: DomainSettings, settings: Settings, as_of: datetime, zone: tzinfo) -> DomainReport:
+def _guard(what: str, read, *args):  # noqa: ANN001, ANN202 - small internal adapter
+    """Run a source read; return (result, None) or (None, message) with no SQL, parameters or password."""
     try:
-        return _read_domain(domain, settings, as_of, zone)
+        return read(*args), None
     except SourceError as exc:
-        message = f"{domain.name} Kratos database at {domain.kratos_dsn}: {exc}"
+        message = f"{what}: {exc}"
     except SQLAlchemyError as exc:
-        message = f"{domain.name} Kratos database at {domain.kratos_dsn} could not be read: {_short(exc)}"
+        message = f"{what} could not be read: {_short(exc)}"
     except Exception as exc:  # a bug must not hide the other domains; the traceback goes to the debug log
-        log.debug("unexpected error in domain %s", domain.name, exc_info=True)
-        message = f"{domain.name}: internal error {type(exc).__name__}: {exc} (run with -vv for details)"
+        log.debug("unexpected error reading %s", what, exc_info=True)
+        message = f"{what}: internal error {type(exc).__name__}: {exc} (run with -vv for details)"
     log.warning("%s", message)
-    return DomainReport.failed(domain.name, message, _unevaluated_alerts("domain could not be read"))
+    return None, message
 
 
 def _short(exc: SQLAlchemyError) -> str:
@@ -72,7 +104,26 @@ def _short(exc: SQLAlchemyError) -> str:
     return lines[0] if lines else type(original).__name__
 
 
-def _read_domain(domain: DomainSettings, settings: Settings, as_of: datetime, zone: tzinfo) -> DomainReport:
+def read_domain(domain: DomainSettings, settings: Settings, as_of: datetime, zone: tzinfo,
+                store: Store | None = None) -> DomainReport:
+    stepup_windows = report_days(as_of, zone, STEPUP_DAYS)
+    kratos, error = _guard(f"{domain.name} Kratos database at {domain.kratos_dsn}", _read_kratos, domain,
+                           settings, as_of, zone, stepup_windows)
+    if kratos is None:
+        return DomainReport.failed(domain.name, error, _unevaluated_alerts("domain could not be read"))
+    audit, audit_error = None, None
+    if domain.audit is not None:
+        audit, audit_error = _guard(f"{domain.name} audit source at {domain.audit.dsn}", _read_audit, domain,
+                                    settings, as_of, zone, stepup_windows)
+    history: list[Snapshot] = []
+    if store is not None:
+        history, _ = _guard("history store", store.history, domain.name, as_of)
+        history = history or []
+    return assemble(domain, settings, as_of, zone, kratos, audit, audit_error, history)
+
+
+def _read_kratos(domain: DomainSettings, settings: Settings, as_of: datetime, zone: tzinfo,
+                 stepup_windows: list[DayWindow]) -> KratosFacts:
     engine = connect(domain.kratos_dsn)
     try:
         with engine.connect() as conn:
@@ -81,48 +132,130 @@ def _read_domain(domain: DomainSettings, settings: Settings, as_of: datetime, zo
             quality = reader.credential_quality(as_of)
             timeline = reader.enrollment_days(report_days(as_of, zone, settings.enrollment_days), as_of)
             summary = reader.session_summary()
-            stepups, step_quality = derived_stepups(
-                reader.amr_entries(), summary, report_days(as_of, zone, STEPUP_DAYS), as_of, zone)
+            stepups, step_quality = derived_stepups(reader.amr_entries(), summary, stepup_windows, as_of, zone)
             conn.rollback()
     finally:
         engine.dispose()
+    return KratosFacts(profiles, quality, timeline, summary, stepups, step_quality)
 
-    enrollment = enrollment_metrics.enrollment(profiles, target=domain.target_percent,
-                                               code_mfa_enabled=domain.code_mfa_enabled)
-    methods = enrollment_metrics.methods(profiles, code_mfa_enabled=domain.code_mfa_enabled)
-    failures = ChallengeFailures(available=False, reason="no audit source configured")
-    alerts = (
-        rules.not_evaluated("enrollment_dropping", "warning", "No snapshot history yet (run `mfastats snapshot`)."),
-        rules.not_evaluated("challenge_failure_spike", "critical", "No audit source configured."),
-        rules.aal2_stepup_zero(stepups, enrollment),
-        rules.below_target(enrollment),
-        rules.not_evaluated("audit_source_silent", "warning", "No audit source configured."),
+
+def _read_audit(domain: DomainSettings, settings: Settings, as_of: datetime, zone: tzinfo,
+                stepup_windows: list[DayWindow]) -> AuditFacts:
+    audit = domain.audit
+    assert audit is not None
+    config = settings.alerts
+    events = audit.events
+    engine = connect(audit.dsn)
+    try:
+        with engine.connect() as conn:
+            reader = AuditReader(conn, resolve_table(conn, domain.name, audit))
+            names = list(events.values()) + ([audit.success_event] if audit.success_event else [])
+            totals = reader.event_totals(names, as_of)
+            recent = reader.any_event_between(as_of - timedelta(hours=config.silent_hours), as_of)
+            day_bounds = [(w.start, w.end) for w in stepup_windows]
+            stepup_days = (reader.counts_in_windows(events["stepup_completed"], day_bounds)
+                           if totals[events["stepup_completed"]] else [])
+            enroll_windows = report_days(as_of, zone, settings.enrollment_days)
+            enroll_bounds = [(w.start, w.end) for w in enroll_windows]
+            enrolled = []
+            if totals[events["totp_enrolled"]] or totals[events["webauthn_enrolled"]]:
+                totp = reader.counts_in_windows(events["totp_enrolled"], enroll_bounds)
+                webauthn = reader.counts_in_windows(events["webauthn_enrolled"], enroll_bounds)
+                enrolled = list(zip(totp, webauthn, strict=True))
+            failures, spike, without_identity = _read_failures(reader, audit, config, as_of, stepup_windows,
+                                                               day_bounds, totals)
+            conn.rollback()
+    finally:
+        engine.dispose()
+    return AuditFacts(totals, recent, stepup_days, enrolled, failures, spike, without_identity)
+
+
+def _read_failures(reader: AuditReader, audit, config, as_of: datetime, windows: list[DayWindow],  # noqa: ANN001
+                   day_bounds: list[tuple[datetime, datetime]], totals: dict[str, int]):  # noqa: ANN202
+    event = audit.events["challenge_failed"]
+    if not totals[event]:
+        return (ChallengeFailures(False, f"the audit source has never recorded {event}", "audit",
+                                  config.failure_threshold, config.failure_window_days), None, 0)
+    start = as_of - timedelta(days=config.failure_window_days)
+    groups = reader.failing_identities(event, start, as_of, config.failure_threshold, audit.success_event)
+    failures_per_day = reader.counts_in_windows(event, day_bounds)
+    successes_per_day = (reader.counts_in_windows(audit.success_event, day_bounds)
+                         if audit.success_event else None)
+    spike_bounds = [(as_of - SPIKE_WINDOW * (k + 1), as_of - SPIKE_WINDOW * k)
+                    for k in range(config.spike_baseline_windows + 1)]
+    earliest = reader.earliest_event()
+    spike = None
+    if earliest is not None and earliest <= spike_bounds[-1][0]:
+        spike = reader.counts_in_windows(event, spike_bounds, end_inclusive=True)
+    without_identity = reader.rows_without_identity(event, start, as_of)
+    failures = ChallengeFailures(
+        available=True, reason=None, source="audit", threshold=config.failure_threshold,
+        window_days=config.failure_window_days,
+        identities=tuple(hints(groups, success_configured=audit.success_event is not None)),
+        days=failure_days([w.day for w in windows], failures_per_day, successes_per_day),
     )
+    return failures, spike, without_identity
+
+
+def assemble(domain: DomainSettings, settings: Settings, as_of: datetime, zone: tzinfo, kratos: KratosFacts,
+             audit: AuditFacts | None, audit_error: str | None, history: list[Snapshot]) -> DomainReport:
+    """Pure: the domain block from what the sources returned."""
+    config = settings.alerts
+    enrollment = enrollment_metrics.enrollment(kratos.profiles, target=domain.target_percent,
+                                               code_mfa_enabled=domain.code_mfa_enabled)
+    methods = enrollment_metrics.methods(kratos.profiles, code_mfa_enabled=domain.code_mfa_enabled)
+    stepups = kratos.stepups
+    timeline = EnrollmentsOverTime(
+        "derived", tuple(EnrollmentDayCount(d.day, d.totp, d.webauthn) for d in kratos.timeline), ENROLLMENT_NOTE)
+    spike_reason = "No audit source configured."
+    if audit is not None:
+        if audit.stepup_days:
+            stepups = Stepups("audit", tuple(StepupDay(day.date, count) for day, count in
+                                             zip(stepups.days, audit.stepup_days, strict=True)),
+                              kratos.summary.aal2_sessions, None, None, None,
+                              "from audit events; at_login / later need session AMR")
+        if audit.enrollment_days:
+            timeline = EnrollmentsOverTime("audit", tuple(
+                EnrollmentDayCount(d.date, totp, webauthn)
+                for d, (totp, webauthn) in zip(timeline.days, audit.enrollment_days, strict=True)), None)
+        failures = audit.failures
+        spike_reason = failures.reason if not failures.available else "Audit history shorter than the baseline."
+    elif audit_error:
+        failures = ChallengeFailures(False, audit_error, None, config.failure_threshold, config.failure_window_days)
+        spike_reason = audit_error
+    else:
+        failures = ChallengeFailures(False, "no audit source configured", None, config.failure_threshold,
+                                     config.failure_window_days)
+    alerts = (
+        rules.enrollment_dropping(enrollment, history, as_of, config),
+        rules.challenge_failure_spike(audit.spike_windows if audit else None, config, spike_reason),
+        rules.aal2_stepup_zero(stepups, enrollment, config),
+        rules.below_target(enrollment),
+        rules.audit_source_silent(domain.audit is not None and audit is not None,
+                                  audit.recent_events if audit else None, config),
+    )
+    quality, steps = kratos.quality, kratos.step_quality
     data_quality = DataQuality(
         malformed_config=quality.malformed_config,
         unknown_credential_types=quality.unknown_credential_types,
-        malformed_amr=summary.malformed_amr,
-        stepup_without_completed_at=step_quality.stepup_without_completed_at,
-        missing_timestamps=quality.missing_timestamps + step_quality.undated_aal2_entries,
-        timestamps_after_as_of=quality.enrollments_after_as_of + step_quality.steps_after_as_of,
-        unknown_state=sum(p.count for p in profiles if p.state == "unknown"),
-        audit_rows_without_identity=0,
+        malformed_amr=kratos.summary.malformed_amr,
+        stepup_without_completed_at=steps.stepup_without_completed_at,
+        missing_timestamps=quality.missing_timestamps + steps.undated_aal2_entries,
+        timestamps_after_as_of=quality.enrollments_after_as_of + steps.steps_after_as_of,
+        unknown_state=sum(p.count for p in kratos.profiles if p.state == "unknown"),
+        audit_rows_without_identity=audit.rows_without_identity if audit else 0,
     )
+    trend = tuple(TrendPoint(day, s.enrolled, s.total, s.percent)
+                  for day, s in sorted(last_per_day(history, zone).items()))
     return DomainReport(
-        name=domain.name, status="ok", error=None, enrollment=enrollment, methods=methods,
-        stepups=stepups,
-        enrollments_over_time=EnrollmentsOverTime(
-            "derived", tuple(EnrollmentDayCount(d.day, d.totp, d.webauthn) for d in timeline), ENROLLMENT_NOTE),
-        challenge_failures=failures, alerts=alerts, data_quality=data_quality,
-        approximation=LEGACY_SPLIT_NOTE if domain.schema_split else None,
+        name=domain.name, status="ok", error=audit_error, enrollment=enrollment, methods=methods,
+        stepups=stepups, enrollments_over_time=timeline, challenge_failures=failures, alerts=alerts,
+        data_quality=data_quality, approximation=LEGACY_SPLIT_NOTE if domain.schema_split else None,
+        enrollment_trend=trend,
     )
 
 
 def _unevaluated_alerts(reason: str) -> tuple:
-    return (
-        rules.not_evaluated("enrollment_dropping", "warning", reason),
-        rules.not_evaluated("challenge_failure_spike", "critical", reason),
-        rules.not_evaluated("aal2_stepup_zero", "critical", reason),
-        rules.not_evaluated("below_target", "warning", reason),
-        rules.not_evaluated("audit_source_silent", "warning", reason),
-    )
+    return tuple(rules.not_evaluated(name, severity, reason) for name, severity in (
+        ("enrollment_dropping", "warning"), ("challenge_failure_spike", "critical"),
+        ("aal2_stepup_zero", "critical"), ("below_target", "warning"), ("audit_source_silent", "warning")))

@@ -48,6 +48,9 @@ class AuditSettings:
     domain_value: str | None = None
     events: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_EVENTS))
     success_event: str | None = None
+    # Column names when they differ from the documented ones (event_type, identity_id, created_at,
+    # source_ip, metadata).
+    columns: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -63,10 +66,29 @@ class DomainSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """Thresholds of SPEC 4, configurable under `[alerts]`."""
+
+    enrollment_drop_points: Decimal = Decimal("2.00")
+    enrollment_drop_lookback_days: int = 7
+    spike_mad_factor: Decimal = Decimal(5)
+    spike_min_failures: int = 10
+    spike_baseline_windows: int = 14
+    stepup_zero_days: int = 3
+    silent_hours: int = 24
+    failure_threshold: int = 3
+    failure_window_days: int = 7
+
+
+@dataclass(frozen=True)
 class Settings:
     domains: tuple[DomainSettings, ...]
     timezone: str = DEFAULT_TIMEZONE
     enrollment_days: int = DEFAULT_ENROLLMENT_DAYS
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    store: str | None = None  # history store DSN; None = the default SQLite file
+    webhook_url: str | None = None
+    webhook_include_identities: bool = False
 
 
 @dataclass
@@ -80,6 +102,8 @@ class Flags:
     code_mfa: list[str] = field(default_factory=list)
     timezone: str | None = None
     legacy_schema_split: bool = False
+    store: str | None = None
+    webhook: str | None = None
 
 
 def parse_target(value: Any, *, what: str) -> Decimal:
@@ -122,9 +146,9 @@ def load_settings(flags: Flags, environ: dict[str, str] | None = None) -> Settin
     """Build the settings from the config file and the flags (flags win)."""
     env = os.environ if environ is None else environ
     raw = _read_config(flags.config) if flags.config else {}
-    unknown = set(raw) - {"timezone", "enrollment_days", "domains"}
+    unknown = set(raw) - _TOP_KEYS
     if unknown:
-        raise UserError(f"config: unknown key(s) {sorted(unknown)}; known: timezone, enrollment_days, domains")
+        raise UserError(f"config: unknown key(s) {sorted(unknown)}; known: {sorted(_TOP_KEYS)}")
 
     domains: dict[str, DomainSettings] = {}
     for name, table in (raw.get("domains") or {}).items():
@@ -165,7 +189,30 @@ def load_settings(flags: Flags, environ: dict[str, str] | None = None) -> Settin
     days = raw.get("enrollment_days", DEFAULT_ENROLLMENT_DAYS)
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3660:
         raise UserError(f"config: enrollment_days {days!r} must be a whole number of days from 1 to 3660")
-    return Settings(tuple(domains.values()), timezone=timezone, enrollment_days=days)
+    webhook = flags.webhook or raw.get("webhook_url")
+    return Settings(tuple(domains.values()), timezone=timezone, enrollment_days=days,
+                    alerts=_alerts_from_config(raw.get("alerts") or {}), store=flags.store or raw.get("store"),
+                    webhook_url=str(webhook) if webhook else None,
+                    webhook_include_identities=bool(raw.get("webhook_include_identities", False)))
+
+
+def _alerts_from_config(table: Any) -> AlertSettings:
+    if not isinstance(table, dict):
+        raise UserError("config [alerts] must be a table")
+    defaults = AlertSettings()
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if not hasattr(defaults, key):
+            raise UserError(f"config [alerts].{key}: unknown; known: {sorted(vars(defaults))}")
+        current = getattr(defaults, key)
+        try:
+            number = Decimal(str(value)) if isinstance(current, Decimal) else int(value)
+        except (InvalidOperation, ValueError, TypeError):
+            number = None
+        if isinstance(value, bool) or number is None or number < 0:
+            raise UserError(f"config [alerts].{key} = {value!r}: expected a non-negative number")
+        values[key] = number
+    return replace(defaults, **values)
 
 
 def _legacy_split(domains: dict[str, DomainSettings]) -> dict[str, DomainSettings]:
@@ -190,8 +237,10 @@ def _read_config(path: Path) -> dict[str, Any]:
         raise UserError(f"--config {str(path)!r} is not valid TOML: {exc}") from None
 
 
+_TOP_KEYS = {"timezone", "enrollment_days", "domains", "alerts", "store", "webhook_url", "webhook_include_identities"}
 _DOMAIN_KEYS = {"kratos_dsn", "kratos_dsn_env", "target", "code_mfa_enabled", "nid", "audit"}
-_AUDIT_KEYS = {"dsn", "dsn_env", "table", "domain_column", "domain_value", "events", "success_event"}
+_AUDIT_KEYS = {"dsn", "dsn_env", "table", "domain_column", "domain_value", "events", "success_event", "columns"}
+AUDIT_COLUMNS = ("event_type", "identity_id", "created_at", "source_ip", "metadata")
 
 
 def _dsn_from(table: dict[str, Any], key: str, env_key: str, env: dict[str, str], where: str) -> Dsn:
@@ -236,8 +285,13 @@ def _audit_from_config(table: Any, env: dict[str, str], where: str) -> AuditSett
         if key not in DEFAULT_EVENTS:
             raise UserError(f"config {where}.events.{key}: unknown event; known: {sorted(DEFAULT_EVENTS)}")
         events[key] = str(value)
+    columns = {str(key): str(value) for key, value in (table.get("columns") or {}).items()}
+    unknown_columns = set(columns) - set(AUDIT_COLUMNS)
+    if unknown_columns:
+        raise UserError(f"config {where}.columns: unknown key(s) {sorted(unknown_columns)}; known: {list(AUDIT_COLUMNS)}")
     return AuditSettings(
         _dsn_from(table, "dsn", "dsn_env", env, where),
+        columns=columns,
         table=table.get("table"),
         domain_column=table.get("domain_column"),
         domain_value=table.get("domain_value"),

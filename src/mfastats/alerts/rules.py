@@ -1,10 +1,17 @@
-"""The seed's alerts (SPEC 4): each returns an `Alert` with state ok / firing / insufficient_data."""
+"""The seed's alerts (SPEC 4): each returns an `Alert` with state ok / firing / insufficient_data.
+
+Pure functions of numbers already computed; time and history come in as arguments.
+"""
 
 from __future__ import annotations
 
-from mfastats.model import Alert, Enrollment, Stepups
+from datetime import datetime, timedelta
+from decimal import Decimal
 
-STEPUP_ZERO_DAYS = 3
+from mfastats.metrics.failures import spike_threshold
+from mfastats.model import Alert, Enrollment, Stepups
+from mfastats.settings import AlertSettings
+from mfastats.store.history import Snapshot
 
 
 def below_target(enrollment: Enrollment) -> Alert:
@@ -20,19 +27,61 @@ def below_target(enrollment: Enrollment) -> Alert:
                  f"Enrollment {shown} does not exceed the {enrollment.target_percent}% target.")
 
 
-def aal2_stepup_zero(stepups: Stepups, enrollment: Enrollment) -> Alert:
-    """Zero steps on each of the last 3 dates while someone is enrolled: AAL2 is likely not enforced."""
-    name, severity = "aal2_stepup_zero", "critical"
-    if len(stepups.days) < STEPUP_ZERO_DAYS or enrollment.enrolled is None:
+def aal2_stepup_zero(stepups: Stepups, enrollment: Enrollment, config: AlertSettings) -> Alert:
+    """Zero steps on each of the last N dates while someone is enrolled: AAL2 is likely not enforced."""
+    name, severity, days = "aal2_stepup_zero", "critical", config.stepup_zero_days
+    if len(stepups.days) < days or enrollment.enrolled is None:
         return Alert(name, severity, "insufficient_data", None, 0, "No step-up series to evaluate.")
-    recent = sum(day.count for day in stepups.days[-STEPUP_ZERO_DAYS:])
+    recent = sum(day.count for day in stepups.days[-days:])
     if recent == 0 and enrollment.enrolled > 0:
         return Alert(name, severity, "firing", recent, 0,
-                     f"No AAL2 step-up on any of the last {STEPUP_ZERO_DAYS} days although "
-                     f"{enrollment.enrolled} identities are enrolled: check that sensitive operations "
-                     "require AAL2.")
-    return Alert(name, severity, "ok", recent, 0,
-                 f"{recent} AAL2 step-ups in the last {STEPUP_ZERO_DAYS} days.")
+                     f"No AAL2 step-up on any of the last {days} days although {enrollment.enrolled} "
+                     "identities are enrolled: check that sensitive operations require AAL2.")
+    return Alert(name, severity, "ok", recent, 0, f"{recent} AAL2 step-ups in the last {days} days.")
+
+
+def enrollment_dropping(enrollment: Enrollment, history: list[Snapshot], as_of: datetime,
+                        config: AlertSettings) -> Alert:
+    """Percent fell by at least N points against the latest snapshot at or before as_of - 7 d."""
+    name, severity, points = "enrollment_dropping", "warning", config.enrollment_drop_points
+    cutoff = as_of - timedelta(days=config.enrollment_drop_lookback_days)
+    earlier = [s for s in history if s.as_of <= cutoff and s.percent is not None]
+    if not earlier or enrollment.percent is None:
+        return Alert(name, severity, "insufficient_data", None, points,
+                     f"No snapshot from {config.enrollment_drop_lookback_days} or more days ago to compare with "
+                     "(run `mfastats snapshot` daily).")
+    before = earlier[-1]
+    drop = before.percent - enrollment.percent
+    state = "firing" if drop >= points else "ok"
+    return Alert(name, severity, state, drop, points,
+                 f"Enrollment moved from {before.percent}% ({before.as_of:%Y-%m-%d}) to {enrollment.percent}%"
+                 f" ({'a drop' if drop > 0 else 'no drop'} of {max(drop, Decimal(0))} points).")
+
+
+def challenge_failure_spike(windows: list[int] | None, config: AlertSettings, reason: str | None) -> Alert:
+    """`windows[0]` is the last 24 h, then the preceding 24-hour windows, newest first."""
+    name, severity = "challenge_failure_spike", "critical"
+    if windows is None or len(windows) < config.spike_baseline_windows + 1:
+        return Alert(name, severity, "insufficient_data", None, None,
+                     reason or "Not enough failure history for a baseline.")
+    current, baseline = windows[0], windows[1:config.spike_baseline_windows + 1]
+    limit = spike_threshold(baseline, config.spike_mad_factor)
+    firing = Decimal(current) > limit and current >= config.spike_min_failures
+    return Alert(name, severity, "firing" if firing else "ok", current, limit,
+                 f"{current} MFA challenge failures in the last 24 h against a baseline limit of {limit} "
+                 f"(median + {config.spike_mad_factor}×MAD of the {len(baseline)} previous days; at least "
+                 f"{config.spike_min_failures} needed).")
+
+
+def audit_source_silent(configured: bool, recent_events: int | None, config: AlertSettings) -> Alert:
+    name, severity = "audit_source_silent", "warning"
+    if not configured or recent_events is None:
+        return Alert(name, severity, "insufficient_data", None, 0, "No audit source configured.")
+    if recent_events == 0:
+        return Alert(name, severity, "firing", 0, 0,
+                     f"The audit source recorded no event in the last {config.silent_hours} h: is the producer down?")
+    return Alert(name, severity, "ok", recent_events, 0,
+                 f"{recent_events} audit events in the last {config.silent_hours} h.")
 
 
 def not_evaluated(name: str, severity: str, reason: str) -> Alert:
