@@ -17,7 +17,9 @@ import click
 from rich.console import Console
 
 from mfastats import __version__
-from mfastats.clock import parse_as_of
+from mfastats.alerts import check_plugin
+from mfastats.alerts.notify import notify
+from mfastats.clock import format_time, parse_as_of
 from mfastats.errors import EXIT_DOMAIN_FAILED, EXIT_OK, EXIT_USAGE, MfastatsError, UserError
 from mfastats.model import Report
 from mfastats.outputs.csv import render_csv
@@ -25,6 +27,7 @@ from mfastats.outputs.document import render_json, report_document
 from mfastats.outputs.table import render_table
 from mfastats.report import build_report
 from mfastats.settings import Flags, Settings, load_settings
+from mfastats.store.history import Store, default_store_dsn, parse_store_dsn
 
 FORMATS = ("table", "json", "csv")
 
@@ -45,6 +48,8 @@ def source_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="One database split by schema_id ('admin' = iam), as the seed page does."),
         click.option("--as-of", "as_of", metavar="WHEN",
                      help="Report as of a date or timestamp (default now; naive means UTC)."),
+        click.option("--store", "store", metavar="DSN",
+                     help="History store (SQLite path or postgresql:// URL; default: user data folder)."),
         click.option("-v", "--verbose", count=True, help="Log progress (-vv for debug)."),
     ]
     for option in reversed(options):
@@ -56,8 +61,14 @@ def settings_from(params: dict[str, Any]) -> Settings:
     flags = Flags(config=params.get("config"), kratos=list(params.get("kratos") or ()),
                   audit=list(params.get("audit") or ()), targets=list(params.get("targets") or ()),
                   code_mfa=list(params.get("code_mfa") or ()), timezone=params.get("timezone"),
-                  legacy_schema_split=bool(params.get("legacy_schema_split")))
+                  legacy_schema_split=bool(params.get("legacy_schema_split")), store=params.get("store"),
+                  webhook=params.get("webhook"))
     return load_settings(flags)
+
+
+def open_store(settings: Settings, *, create: bool) -> Store | None:
+    dsn = parse_store_dsn(settings.store) if settings.store else default_store_dsn()
+    return Store.open(dsn, create=create)
 
 
 def _logging(verbosity: int) -> None:
@@ -107,8 +118,49 @@ def cli() -> None:
 def report(output_format: str, **params: Any) -> int:
     """Print the MFA report for every configured domain."""
     settings = settings_from(params)
-    result = build_report(settings, parse_as_of(params.get("as_of")))
+    result = build_report(settings, parse_as_of(params.get("as_of")), open_store(settings, create=False))
     return emit(result, output_format, Console())
+
+
+@cli.command()
+@source_options
+@exits
+def snapshot(**params: Any) -> int:
+    """Store one snapshot of every metric per domain in the history store."""
+    settings = settings_from(params)
+    store = open_store(settings, create=True)
+    result = build_report(settings, parse_as_of(params.get("as_of")), store)
+    stored = store.save(result)
+    click.echo(f"stored {stored} domain snapshot(s) as of {format_time(result.as_of)} in {store.dsn}")
+    for failed in result.failed_domains:
+        click.echo(f"error: {failed.error}", err=True)
+    return EXIT_DOMAIN_FAILED if result.failed_domains else EXIT_OK
+
+
+@cli.command()
+@source_options
+@click.option("--webhook", metavar="URL", help="POST one JSON message per alert state change (Slack-compatible).")
+def check(**params: Any) -> None:
+    """Evaluate the alerts, monitoring-plugin style (Nagios, Icinga, Sensu): exit 0 OK, 1 WARNING,
+    2 CRITICAL, 3 UNKNOWN."""
+    _logging(params.get("verbose") or 0)
+    try:
+        settings = settings_from(params)
+        store = open_store(settings, create=bool(settings.webhook_url))
+        result = build_report(settings, parse_as_of(params.get("as_of")), store)
+    except MfastatsError as exc:
+        click.echo(f"MFASTATS UNKNOWN - {exc}")
+        sys.exit(check_plugin.UNKNOWN)
+    status, lines = check_plugin.render(result)
+    click.echo("\n".join(lines))
+    if settings.webhook_url and store is not None:
+        previous = store.alert_states()
+        delivery = notify(settings.webhook_url, result, previous,
+                          include_identities=settings.webhook_include_identities)
+        if delivery.failed:
+            click.echo(f"webhook: {delivery.failed} message(s) could not be delivered", err=True)
+        store.set_alert_states({(d.name, a.name): a.state for d in result.domains for a in d.alerts}, result.as_of)
+    sys.exit(status)
 
 
 @cli.command()

@@ -54,8 +54,8 @@ def enrollment_dropping(enrollment: Enrollment, history: list[Snapshot], as_of: 
     drop = before.percent - enrollment.percent
     state = "firing" if drop >= points else "ok"
     return Alert(name, severity, state, drop, points,
-                 f"Enrollment moved from {before.percent}% ({before.as_of:%Y-%m-%d}) to {enrollment.percent}%"
-                 f" ({'a drop' if drop > 0 else 'no drop'} of {max(drop, Decimal(0))} points).")
+                 f"Enrollment was {before.percent}% on {before.as_of:%Y-%m-%d} and is {enrollment.percent}% now "
+                 f"({-drop:+} points; alert at a drop of {points}).")
 
 
 def challenge_failure_spike(windows: list[int] | None, config: AlertSettings, reason: str | None) -> Alert:
