@@ -205,6 +205,20 @@ class KratosReader:
                   for row in self.conn.execute(text(query), params)}
         return [EnrollmentDay(w.day, *counts.get(i, (0, 0))) for i, w in enumerate(windows)]
 
+    def identities_with_usable(self, method: str, identity_ids: list[str]) -> set[str]:
+        """Which of `identity_ids` have a usable `method` ("totp" or "webauthn") factor right now."""
+        if not identity_ids:
+            return set()
+        d = self.d
+        usable = (totp.usable(d, "c.config") if method == "totp"
+                  else f"{webauthn.second_factor_keys(d, 'c.config')} > 0")
+        params = {f"id{i}": value.lower() for i, value in enumerate(identity_ids)}
+        wanted = ", ".join(f":id{i}" for i in range(len(identity_ids)))
+        query = f"""
+            SELECT DISTINCT {d.lower(d.as_text('c.identity_id'))} FROM identity_credentials c {self._type_join()}
+            WHERE t.name = :method AND {d.lower(d.as_text('c.identity_id'))} IN ({wanted}) AND {usable}"""
+        return {str(row[0]) for row in self.conn.execute(text(query), {**params, "method": method})}
+
     # -- sessions ----------------------------------------------------------------------------
     def session_summary(self) -> SessionSummary:
         if not self.caps.has_sessions:

@@ -17,12 +17,14 @@ import platformdirs
 from sqlalchemy import (
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     Numeric,
     String,
     Table,
     Text,
+    UniqueConstraint,
     create_engine,
     insert,
     inspect,
@@ -62,12 +64,35 @@ alert_states = Table(
 )
 
 
+# Events written by `mfastats ingest`, shaped like the Olympus SDK audit table so the audit reader
+# (and the seed page's SQL) can read them; `dedupe_key` makes ingestion idempotent.
+audit_events = Table(
+    "mfastats_audit_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("domain", String(32), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("identity_id", String(36)),
+    Column("source_ip", String(64)),
+    Column("method", String(32)),
+    Column("created_at", DateTime, nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Column("dedupe_key", String(64), nullable=False),
+    UniqueConstraint("domain", "dedupe_key", name="mfastats_audit_events_dedupe"),
+    Index("mfastats_audit_events_event_time", "domain", "event_type", "created_at"),
+    Index("mfastats_audit_events_identity", "identity_id", "created_at"),
+)
+
+
 def _create_v1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[snapshots, alert_states])
 
 
+def _create_v2_audit_events(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[audit_events])
+
+
 # Append-only: a new schema change is a new function here.
-MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1]
+MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1, _create_v2_audit_events]
 
 
 @dataclass(frozen=True)
@@ -156,6 +181,13 @@ class Store:
             return [Snapshot(row[0], row[1].replace(tzinfo=UTC), row[2], row[3],
                              None if row[4] is None else Decimal(row[4]).quantize(Decimal("0.01")))
                     for row in conn.execute(query)]
+
+    def has_ingested(self, domain: str) -> bool:
+        if not inspect(self.engine).has_table(audit_events.name):
+            return False
+        with self.engine.connect() as conn:
+            query = select(audit_events.c.id).where(audit_events.c.domain == domain).limit(1)
+            return conn.execute(query).first() is not None
 
     def alert_states(self) -> dict[tuple[str, str], str]:
         if not inspect(self.engine).has_table(alert_states.name):

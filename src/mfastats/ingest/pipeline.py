@@ -1,0 +1,133 @@
+"""Ingest JSON lines into the store (or an Olympus audit table): count, never stop on a bad line."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select
+
+from mfastats.clock import as_naive_utc
+from mfastats.dsn import Dsn
+from mfastats.ingest.normalise import ENROLLED, Event, Ignored, Malformed, Outcome, normalise_line, normalise_record
+from mfastats.kratos.reader import KratosReader, connect
+from mfastats.store.history import Store, audit_events
+
+BATCH = 500
+MAX_LINE_BYTES = 1_000_000
+
+
+@dataclass
+class IngestCounts:
+    accepted: int = 0
+    duplicate: int = 0
+    ignored: int = 0
+    malformed: int = 0
+    reasons: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"accepted": self.accepted, "duplicate": self.duplicate, "ignored": self.ignored,
+                "malformed": self.malformed, "reasons": dict(self.reasons.most_common())}
+
+
+class Ingestor:
+    """Collects outcomes in batches; decides enrollments against Kratos; writes idempotently."""
+
+    def __init__(self, store: Store, domain: str, kratos: Dsn | None) -> None:
+        self.store = store
+        self.domain = domain
+        self.kratos = kratos
+        self.counts = IngestCounts()
+        self.pending: list[Event] = []
+
+    def add(self, outcomes: Iterable[Outcome]) -> None:
+        for outcome in outcomes:
+            if isinstance(outcome, Malformed):
+                self.counts.malformed += 1
+                self.counts.reasons[f"malformed: {outcome.reason}"] += 1
+            elif isinstance(outcome, Ignored):
+                self.counts.ignored += 1
+                self.counts.reasons[f"ignored: {outcome.reason}"] += 1
+            else:
+                self.pending.append(outcome)
+                if len(self.pending) >= BATCH:
+                    self.flush()
+
+    def add_line(self, line: str) -> None:
+        if not line.strip():
+            return
+        if len(line) > MAX_LINE_BYTES:
+            self.add([Malformed("line longer than 1 MB")])
+            return
+        self.add(normalise_line(line))
+
+    def add_body(self, body: object) -> None:
+        """A decoded JSON body (one event or a batch), from the web endpoint."""
+        self.add(normalise_record(body))
+
+    def flush(self) -> None:
+        events, self.pending = self._decide_enrollments(self.pending), []
+        if not events:
+            return
+        with self.store.engine.begin() as conn:
+            keys = {e.dedupe_key for e in events}
+            existing = {row[0] for row in conn.execute(
+                select(audit_events.c.dedupe_key).where(audit_events.c.domain == self.domain,
+                                                        audit_events.c.dedupe_key.in_(keys)))}
+            rows, seen = [], set(existing)
+            received = as_naive_utc(datetime.now(UTC))
+            for e in events:
+                if e.dedupe_key in seen:
+                    self.counts.duplicate += 1
+                    continue
+                seen.add(e.dedupe_key)
+                rows.append({"domain": self.domain, "event_type": e.event_type, "identity_id": e.identity_id,
+                             "source_ip": e.source_ip, "method": e.method, "created_at": as_naive_utc(e.created_at),
+                             "received_at": received, "dedupe_key": e.dedupe_key})
+            if rows:
+                conn.execute(insert(audit_events), rows)
+            self.counts.accepted += len(rows)
+
+    def _decide_enrollments(self, events: list[Event]) -> list[Event]:
+        """SettingsSucceeded means added or removed: keep it only if the factor is usable now."""
+        checks = [e for e in events if e.needs_enrollment_check]
+        if not checks:
+            return events
+        if self.kratos is None:
+            for _ in checks:
+                self.counts.ignored += 1
+                self.counts.reasons["ignored: enrollment change without --kratos to tell added from removed"] += 1
+            return [e for e in events if not e.needs_enrollment_check]
+        usable: dict[str, set[str]] = {}
+        engine = connect(self.kratos)
+        try:
+            with engine.connect() as conn:
+                reader = KratosReader.open(conn)
+                for method in ENROLLED:
+                    ids = sorted({e.identity_id for e in checks if e.method == method and e.identity_id})
+                    usable[method] = reader.identities_with_usable(method, ids)
+        finally:
+            engine.dispose()
+        kept = []
+        for e in events:
+            if e.needs_enrollment_check and e.identity_id not in usable.get(e.method or "", set()):
+                self.counts.ignored += 1
+                self.counts.reasons[f"ignored: {e.method} removed (no usable factor in Kratos now)"] += 1
+                continue
+            kept.append(e)
+        return kept
+
+
+def ingest_lines(lines: Iterable[str], store: Store, domain: str, kratos: Dsn | None) -> IngestCounts:
+    ingestor = Ingestor(store, domain, kratos)
+    for line in lines:
+        ingestor.add_line(line)
+    ingestor.flush()
+    return ingestor.counts
+
+
+def summary_json(counts: IngestCounts) -> str:
+    return json.dumps(counts.as_dict())
