@@ -10,6 +10,7 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +21,17 @@ from mfastats import __version__
 from mfastats.alerts import check_plugin
 from mfastats.alerts.notify import notify
 from mfastats.clock import format_time, parse_as_of
+from mfastats.dsn import parse_dsn
 from mfastats.errors import EXIT_DOMAIN_FAILED, EXIT_OK, EXIT_USAGE, MfastatsError, UserError
+from mfastats.ingest.pipeline import ingest_lines, summary_json
 from mfastats.model import Report
 from mfastats.outputs.csv import render_csv
 from mfastats.outputs.document import render_json, report_document
 from mfastats.outputs.table import render_table
 from mfastats.report import build_report
-from mfastats.settings import Flags, Settings, load_settings
-from mfastats.store.history import Store, default_store_dsn, parse_store_dsn
+from mfastats.settings import DOMAIN_NAME, AuditSettings, Flags, Settings, load_settings
+from mfastats.store.history import Store, audit_events, default_store_dsn, parse_store_dsn
+from mfastats.web.server import serve_options
 
 FORMATS = ("table", "json", "csv")
 
@@ -69,6 +73,18 @@ def settings_from(params: dict[str, Any]) -> Settings:
 def open_store(settings: Settings, *, create: bool) -> Store | None:
     dsn = parse_store_dsn(settings.store) if settings.store else default_store_dsn()
     return Store.open(dsn, create=create)
+
+
+def with_ingested_audit(settings: Settings, store: Store | None) -> Settings:
+    """Domains without an audit source read the events `mfastats ingest` stored for them."""
+    if store is None:
+        return settings
+    domains = tuple(
+        replace(d, audit=AuditSettings(store.dsn, table=audit_events.name, domain_column="domain",
+                                       domain_value=d.name))
+        if d.audit is None and store.has_ingested(d.name) else d
+        for d in settings.domains)
+    return replace(settings, domains=domains)
 
 
 def _logging(verbosity: int) -> None:
@@ -118,7 +134,8 @@ def cli() -> None:
 def report(output_format: str, **params: Any) -> int:
     """Print the MFA report for every configured domain."""
     settings = settings_from(params)
-    result = build_report(settings, parse_as_of(params.get("as_of")), open_store(settings, create=False))
+    store = open_store(settings, create=False)
+    result = build_report(with_ingested_audit(settings, store), parse_as_of(params.get("as_of")), store)
     return emit(result, output_format, Console())
 
 
@@ -129,7 +146,7 @@ def snapshot(**params: Any) -> int:
     """Store one snapshot of every metric per domain in the history store."""
     settings = settings_from(params)
     store = open_store(settings, create=True)
-    result = build_report(settings, parse_as_of(params.get("as_of")), store)
+    result = build_report(with_ingested_audit(settings, store), parse_as_of(params.get("as_of")), store)
     stored = store.save(result)
     click.echo(f"stored {stored} domain snapshot(s) as of {format_time(result.as_of)} in {store.dsn}")
     for failed in result.failed_domains:
@@ -147,7 +164,7 @@ def check(**params: Any) -> None:
     try:
         settings = settings_from(params)
         store = open_store(settings, create=bool(settings.webhook_url))
-        result = build_report(settings, parse_as_of(params.get("as_of")), store)
+        result = build_report(with_ingested_audit(settings, store), parse_as_of(params.get("as_of")), store)
     except MfastatsError as exc:
         click.echo(f"MFASTATS UNKNOWN - {exc}")
         sys.exit(check_plugin.UNKNOWN)
@@ -167,15 +184,97 @@ def check(**params: Any) -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Where to build the demo databases.")
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("-v", "--verbose", count=True, help="Log progress.")
+@click.option("--serve", "serve_demo", is_flag=True, help="Serve the demo's analytics page instead of printing it.")
+@serve_options
 @exits
-def demo(data_dir: Path | None, output_format: str, verbose: int) -> int:
+def demo(data_dir: Path | None, output_format: str, verbose: int, serve_demo: bool = False, **server: Any) -> int:
     """Build realistic CIAM and IAM demo databases (SQLite) and print their report."""
     from mfastats.demo.build import build_demo
 
     built = build_demo(data_dir)
     click.echo(f"demo databases in {built.folder}", err=True)
+    if serve_demo:
+        return _serve(lambda: build_report(built.settings, built.as_of), server, verbose)
     result = build_report(built.settings, built.as_of)
     return emit(result, output_format, Console())
+
+
+def _serve(compute: Callable[[], Report], server: dict[str, Any], verbose: int) -> int:
+    from mfastats.web.server import ServeOptions, run_server
+
+    return run_server(compute, ServeOptions(host=server["host"], port=server["port"], token=server.get("token"),
+                                            refresh_seconds=server["refresh_seconds"],
+                                            metrics_open=server["metrics_open"], verbose=verbose or 0))
+
+
+@cli.command()
+@source_options
+@click.option("--demo", "use_demo", is_flag=True, help="Serve freshly built demo databases instead.")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="With --demo: where to build the demo databases.")
+@serve_options
+@exits
+def serve(use_demo: bool, data_dir: Path | None, **params: Any) -> int:
+    """Serve the analytics page, the JSON API and /metrics (admin-only, 127.0.0.1 by default).
+
+    The report is computed at start and then refreshed in the background; requests and scrapes are
+    answered from the stored result. Exit 1 on a configuration error (including a non-loopback --host
+    without a token); at shutdown, 2 when a domain could not be read in the last stored report.
+    """
+    from mfastats.web.server import ServeOptions, resolve_token
+
+    resolve_token(ServeOptions(host=params["host"], token=params.get("token"),
+                               refresh_seconds=params["refresh_seconds"]))  # refuse before any work
+    if use_demo:
+        from mfastats.demo.build import build_demo
+
+        built = build_demo(data_dir)
+        click.echo(f"demo databases in {built.folder}", err=True)
+        return _serve(lambda: build_report(built.settings, built.as_of), params, params.get("verbose") or 0)
+    settings = settings_from(params)
+    fixed_as_of = params.get("as_of")
+    parse_as_of(fixed_as_of)  # a bad --as-of is a usage error now, not a failed refresh later
+    store = open_store(settings, create=False)
+    return _serve(lambda: build_report(settings, parse_as_of(fixed_as_of), store), params, params.get("verbose") or 0)
+
+
+@cli.command("prometheus-rules")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here instead of stdout.")
+@click.option("--stale-seconds", type=int, default=1800, show_default=True,
+              help="Alert when the served report is older than this.")
+@exits
+def prometheus_rules(output: Path | None, stale_seconds: int) -> int:
+    """Write Prometheus alerting rules (YAML) for the alerts mfastats exposes on /metrics."""
+    from mfastats.outputs.prometheus import alerting_rules
+
+    text = alerting_rules(stale_seconds)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("source", default="-", type=click.File("r", encoding="utf-8", errors="replace"))
+@click.option("--domain", required=True, help="Domain the events belong to (e.g. ciam).")
+@click.option("--kratos", "kratos_dsn", metavar="DSN",
+              help="The domain's Kratos database: tells an added TOTP/WebAuthn factor from a removed one.")
+@click.option("--store", "store_dsn", metavar="DSN", help="History store to write to (default: user data folder).")
+@click.option("-v", "--verbose", count=True, help="Log progress.")
+@exits
+def ingest(source: Any, domain: str, kratos_dsn: str | None, store_dsn: str | None, verbose: int) -> int:
+    """Ingest JSON lines (FILE or - for stdin): Ory events, OTLP span events, Kratos logs, login UI lines.
+
+    Prints counts of accepted, duplicate, ignored and malformed lines; never stops on a bad line.
+    """
+    if not DOMAIN_NAME.match(domain):
+        raise UserError(f"--domain {domain!r} must match [a-z][a-z0-9_]{{0,31}}")
+    kratos = parse_dsn(kratos_dsn, what="--kratos") if kratos_dsn else None
+    store = Store.open(parse_store_dsn(store_dsn) if store_dsn else default_store_dsn(), create=True)
+    counts = ingest_lines(source, store, domain, kratos)
+    click.echo(summary_json(counts))
+    return EXIT_OK
 
 
 def main() -> None:
