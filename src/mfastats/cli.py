@@ -234,7 +234,8 @@ def serve(use_demo: bool, data_dir: Path | None, **params: Any) -> int:
     fixed_as_of = params.get("as_of")
     parse_as_of(fixed_as_of)  # a bad --as-of is a usage error now, not a failed refresh later
     store = open_store(settings, create=False)
-    return _serve(lambda: build_report(settings, parse_as_of(fixed_as_of), store), params, params.get("verbose") or 0)
+    return _serve(lambda: build_report(with_ingested_audit(settings, store), parse_as_of(fixed_as_of), store), params,
+                  params.get("verbose") or 0)
 
 
 @cli.command("prometheus-rules")
