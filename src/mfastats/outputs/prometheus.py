@@ -98,8 +98,8 @@ def domain_families(domains: list[dict[str, Any]]) -> Iterator[GaugeMetricFamily
                       "Identities whose cached available_aal disagrees with their credentials.")
     method_users = family("method_users", "Active identities with a usable credential of this method.", ("method",))
     tiers = family("strength_tier_identities", "Active identities by their strongest factor.", ("tier",))
-    stepups_day = family("aal2_stepups_last_day", "AAL2 step-ups on the report's as-of date.")
-    stepups_window = family("aal2_stepups_last_30_days", "AAL2 step-ups on the 30 dates ending on the as-of date.")
+    stepups_day = family("aal2_stepups_as_of_date", "AAL2 step-ups on the report's as-of date.")
+    stepups_window = family("aal2_stepups_30_dates", "AAL2 step-ups on the 30 dates ending on the as-of date.")
     aal2_sessions = family("aal2_sessions", "Session rows with aal = aal2 (current state).")
     failures_available = family("challenge_failures_available",
                                 "1 when challenge failures can be computed (an audit source is configured).")
