@@ -256,8 +256,6 @@ def test_stepups_from_audit_every_day_present(kratos_db: KratosDb) -> None:
     assert alert(block, "aal2_stepup_zero")["state"] == "ok"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: audit day series count events after as_of on the as-of date "
-                                       "(SPEC 3.4/6: dated series leave out rows after as_of)")
 def test_audit_events_after_as_of_are_left_out(kratos_db: KratosDb) -> None:
     kratos(kratos_db)
     (i1,) = new_ids(1)
@@ -371,9 +369,6 @@ def test_hints_attack_vs_lost_authenticator(kratos_db: KratosDb) -> None:
 
 # -- a PostgreSQL server whose time zone is not UTC -------------------------------------------------
 @pytest.mark.postgresql
-@pytest.mark.xfail(strict=True, reason="bug: audit reader binds naive-UTC bounds as `timestamp`, which PostgreSQL "
-                                       "converts to timestamptz in the session TimeZone (here America/New_York): "
-                                       "windows shift by the UTC offset")
 def test_timestamptz_windows_do_not_depend_on_server_time_zone(fresh_db_factory) -> None:  # noqa: ANN001
     """`timestamptz` rows compared with naive-UTC bounds must not shift by the session's TimeZone."""
     db = fresh_db_factory("postgresql")

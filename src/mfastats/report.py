@@ -57,6 +57,7 @@ class KratosFacts:
     summary: SessionSummary
     stepups: Stepups
     step_quality: StepupQuality
+    aal_cache: bool  # the database has identities.available_aal
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,8 @@ def _read_kratos(domain: DomainSettings, settings: Settings, as_of: datetime, zo
             conn.rollback()
     finally:
         engine.dispose()
-    return KratosFacts(profiles, quality, timeline, summary, stepups, step_quality)
+    return KratosFacts(profiles, quality, timeline, summary, stepups, step_quality,
+                       reader.caps.has("identities", "available_aal"))
 
 
 def _read_audit(domain: DomainSettings, settings: Settings, as_of: datetime, zone: tzinfo,
@@ -153,14 +155,14 @@ def _read_audit(domain: DomainSettings, settings: Settings, as_of: datetime, zon
             totals = reader.event_totals(names, as_of)
             recent = reader.any_event_between(as_of - timedelta(hours=config.silent_hours), as_of)
             day_bounds = [(w.start, w.end) for w in stepup_windows]
-            stepup_days = (reader.counts_in_windows(events["stepup_completed"], day_bounds)
+            stepup_days = (reader.counts_in_windows(events["stepup_completed"], day_bounds, until=as_of)
                            if totals[events["stepup_completed"]] else [])
             enroll_windows = report_days(as_of, zone, settings.enrollment_days)
             enroll_bounds = [(w.start, w.end) for w in enroll_windows]
             enrolled = []
             if totals[events["totp_enrolled"]] or totals[events["webauthn_enrolled"]]:
-                totp = reader.counts_in_windows(events["totp_enrolled"], enroll_bounds)
-                webauthn = reader.counts_in_windows(events["webauthn_enrolled"], enroll_bounds)
+                totp = reader.counts_in_windows(events["totp_enrolled"], enroll_bounds, until=as_of)
+                webauthn = reader.counts_in_windows(events["webauthn_enrolled"], enroll_bounds, until=as_of)
                 enrolled = list(zip(totp, webauthn, strict=True))
             failures, spike, without_identity = _read_failures(reader, audit, config, as_of, stepup_windows,
                                                                day_bounds, totals)
@@ -178,15 +180,15 @@ def _read_failures(reader: AuditReader, audit, config, as_of: datetime, windows:
                                   config.failure_threshold, config.failure_window_days), None, 0)
     start = as_of - timedelta(days=config.failure_window_days)
     groups = reader.failing_identities(event, start, as_of, config.failure_threshold, audit.success_event)
-    failures_per_day = reader.counts_in_windows(event, day_bounds)
-    successes_per_day = (reader.counts_in_windows(audit.success_event, day_bounds)
+    failures_per_day = reader.counts_in_windows(event, day_bounds, until=as_of)
+    successes_per_day = (reader.counts_in_windows(audit.success_event, day_bounds, until=as_of)
                          if audit.success_event else None)
     spike_bounds = [(as_of - SPIKE_WINDOW * (k + 1), as_of - SPIKE_WINDOW * k)
                     for k in range(config.spike_baseline_windows + 1)]
     earliest = reader.earliest_event()
     spike = None
     if earliest is not None and earliest <= spike_bounds[-1][0]:
-        spike = reader.counts_in_windows(event, spike_bounds, end_inclusive=True)
+        spike = reader.counts_in_windows(event, spike_bounds, until=as_of, end_inclusive=True)
     without_identity = reader.rows_without_identity(event, start, as_of)
     failures = ChallengeFailures(
         available=True, reason=None, source="audit", threshold=config.failure_threshold,
@@ -202,7 +204,7 @@ def assemble(domain: DomainSettings, settings: Settings, as_of: datetime, zone: 
     """Pure: the domain block from what the sources returned."""
     config = settings.alerts
     enrollment = enrollment_metrics.enrollment(kratos.profiles, target=domain.target_percent,
-                                               code_mfa_enabled=domain.code_mfa_enabled)
+                                               code_mfa_enabled=domain.code_mfa_enabled, aal_cache=kratos.aal_cache)
     methods = enrollment_metrics.methods(kratos.profiles, code_mfa_enabled=domain.code_mfa_enabled)
     stepups = kratos.stepups
     timeline = EnrollmentsOverTime(

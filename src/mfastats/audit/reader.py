@@ -136,28 +136,56 @@ class AuditReader:
         query = f"SELECT MIN({self._ts()}) FROM {self.t.name} WHERE {scope}"
         return _aware(self.conn.execute(text(query), params).scalar())
 
-    def counts_in_windows(self, event: str, bounds: list[tuple[datetime, datetime]], *,
+    def counts_in_windows(self, event: str, bounds: list[tuple[datetime, datetime]], *, until: datetime,
                           end_inclusive: bool = False) -> list[int]:
-        """Rows of `event` per window: `[start, end)` (report days) or `(start, end]` (24-hour windows)."""
-        if not bounds:
-            return []
+        """Rows of `event` per window: `[start, end)` (report days) or `(start, end]` (24-hour windows).
+
+        Rows after `until` (the as-of time) are left out even when the last window reaches past it.
+        """
+        return self.counts_in_windows_by_event([event], bounds, until=until, end_inclusive=end_inclusive)[event]
+
+    def counts_in_windows_by_event(self, events: list[str], bounds: list[tuple[datetime, datetime]], *,
+                                   until: datetime, end_inclusive: bool = False) -> dict[str, list[int]]:
+        """Rows of each of `events` per window, in one range scan: every row is put in its window by a
+        comparison tree (`window_bucket`), not by a join against a table of windows."""
+        events = list(dict.fromkeys(events))
+        if not bounds or not events:
+            return {event: [0] * len(bounds) for event in events}
         d = self.d
-        windows, params = d.windows_table([(as_naive_utc(s), as_naive_utc(e)) for s, e in bounds])
-        scope, scope_params = self._scope()
-        params.update(scope_params, event=event,
-                      first=d.bind_timestamp(as_naive_utc(min(s for s, _ in bounds))),
-                      last=d.bind_timestamp(as_naive_utc(max(e for _, e in bounds))))
-        inside = ("a.at > w.window_start AND a.at <= w.window_end" if end_inclusive
-                  else "a.at >= w.window_start AND a.at < w.window_end")
-        query = f"""
-            SELECT w.window_index, COUNT(*) FROM {windows} w
-            JOIN (SELECT {self._ts()} AS at FROM {self.t.name}
-                  WHERE {scope} AND {self.t.event_type} = :event
+        naive = [(as_naive_utc(s), as_naive_utc(e)) for s, e in bounds]
+        scope, params = self._scope()
+        placeholders = ", ".join(f":event{i}" for i in range(len(events)))
+        params.update({f"event{i}": name for i, name in enumerate(events)})
+        # Rows after `until` (the as-of time) are left out even when the last window reaches past it.
+        last = min(as_naive_utc(until), max(e for _, e in naive))
+        params.update(first=d.bind_timestamp(min(s for s, _ in naive)), last=d.bind_timestamp(last))
+        bucket = d.window_bucket(self._ts(), naive, end_inclusive=end_inclusive)
+        if bucket is not None:
+            expression, bucket_params = bucket
+            params.update(bucket_params)
+            query = f"""
+                SELECT a.ev, a.bkt, COUNT(*) FROM (
+                  SELECT {self.t.event_type} AS ev, {expression} AS bkt FROM {self.t.name}
+                  WHERE {scope} AND {self.t.event_type} IN ({placeholders})
                     AND {self._ts()} >= {d.timestamp_param('first')} AND {self._ts()} <= {d.timestamp_param('last')}) a
-              ON {inside}
-            GROUP BY w.window_index"""
-        found = {int(row[0]): int(row[1]) for row in self.conn.execute(text(query), params)}
-        return [found.get(index, 0) for index in range(len(bounds))]
+                WHERE a.bkt IS NOT NULL
+                GROUP BY a.ev, a.bkt"""
+        else:  # overlapping windows: join against a table of them
+            windows, window_params = d.windows_table(naive)
+            params.update(window_params)
+            inside = ("a.at > w.window_start AND a.at <= w.window_end" if end_inclusive
+                      else "a.at >= w.window_start AND a.at < w.window_end")
+            query = f"""
+                SELECT a.ev, w.window_index, COUNT(*) FROM {windows} w
+                JOIN (SELECT {self.t.event_type} AS ev, {self._ts()} AS at FROM {self.t.name}
+                      WHERE {scope} AND {self.t.event_type} IN ({placeholders})
+                        AND {self._ts()} >= {d.timestamp_param('first')} AND {self._ts()} <= {d.timestamp_param('last')}) a
+                  ON {inside}
+                GROUP BY a.ev, w.window_index"""
+        found = {event: [0] * len(bounds) for event in events}
+        for event, index, count in self.conn.execute(text(query), params):
+            found[event][int(index)] += int(count)
+        return found
 
     def _identity_key(self) -> str:
         return self.d.lower(self.d.as_text(self.t.identity_id))

@@ -96,6 +96,41 @@ class KratosDialect:
                            f"{self.timestamp_param(f'{prefix}e{index}')} AS window_end")
         return "(" + " UNION ALL ".join(selects) + ")", params
 
+    def window_bucket(self, expression: str, bounds: list[tuple[datetime, datetime]], prefix: str = "b", *,
+                      end_inclusive: bool = False) -> tuple[str, dict[str, object]] | None:
+        """A scalar expression: the index of the window `expression` falls in, else NULL; and its parameters.
+
+        Windows are `[start, end)` (or `(start, end]` with `end_inclusive`), given in any order, and must
+        not overlap (None otherwise: callers fall back to `windows_table`). The expression is a balanced
+        tree of `CASE` comparisons, so each row costs about log2(windows) comparisons and is counted in the
+        same scan that filters it: no join against a table of windows, which PostgreSQL and MariaDB can
+        only run as a nested loop over every row and every window.
+        """
+        order = sorted(range(len(bounds)), key=lambda index: bounds[index][0])
+        for before, after in zip(order, order[1:], strict=False):
+            if bounds[after][0] < bounds[before][1]:
+                return None
+        params: dict[str, object] = {}
+        for index, (start, end) in enumerate(bounds):
+            params[f"{prefix}s{index}"] = self.bind_timestamp(start)
+            params[f"{prefix}e{index}"] = self.bind_timestamp(end)
+        after_start, before_end = (">", "<=") if end_inclusive else (">=", "<")
+
+        def tree(low: int, high: int) -> str:  # windows order[low:high], high - low >= 1
+            if high - low == 1:
+                index = order[low]
+                return (f"CASE WHEN {expression} {before_end} {self.timestamp_param(f'{prefix}e{index}')} "
+                        f"THEN {index} END")
+            middle = (low + high) // 2
+            pivot = self.timestamp_param(f"{prefix}s{order[middle]}")
+            return (f"CASE WHEN {expression} {after_start} {pivot} THEN {tree(middle, high)} "
+                    f"ELSE {tree(low, middle)} END")
+
+        if not bounds:
+            return "NULL", params
+        first = self.timestamp_param(f"{prefix}s{order[0]}")
+        return f"(CASE WHEN {expression} {after_start} {first} THEN {tree(0, len(order))} END)", params
+
     # JSON traits, overridden per dialect.
     def json_is_object(self, column: str) -> str:
         raise NotImplementedError

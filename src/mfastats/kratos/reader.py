@@ -25,10 +25,11 @@ STREAM_BATCH = 5_000
 
 
 def connect(dsn: Dsn) -> Engine:
-    """An engine whose every session is read-only and in UTC (MySQL DATETIME has no zone of its own)."""
+    """An engine whose every session is read-only and in UTC, so naive-UTC bounds compare correctly with
+    `timestamptz` (PostgreSQL) and `TIMESTAMP` (MySQL) columns whatever the server's time zone."""
     connect_args: dict[str, object] = {}
     if dsn.backend in ("postgresql", "cockroachdb"):
-        connect_args = {"options": "-c default_transaction_read_only=on", "connect_timeout": 10}
+        connect_args = {"options": "-c default_transaction_read_only=on -c timezone=UTC", "connect_timeout": 10}
     elif dsn.backend in ("mysql", "mariadb"):
         connect_args = {"connect_timeout": 10}
     engine = create_engine(dsn.url, connect_args=connect_args, pool_pre_ping=False)
@@ -186,21 +187,36 @@ class KratosReader:
         if not windows or not self.caps.has("identity_credentials", "created_at"):
             return [EnrollmentDay(w.day, 0, 0) for w in windows]
         d = self.d
-        days, params = d.windows_table([(w.start, w.end) for w in windows])
-        params.update(self._params(first=d.bind_timestamp(windows[0].start), last=d.bind_timestamp(as_naive_utc(as_of))))
         created = d.timestamp("c.created_at")
-        query = f"""
-            SELECT days.window_index,
-                   SUM(CASE WHEN u.method = 'totp' THEN 1 ELSE 0 END) AS totp,
-                   SUM(CASE WHEN u.method = 'webauthn' THEN 1 ELSE 0 END) AS webauthn
-            FROM {days} days
-            JOIN (SELECT t.name AS method, {created} AS created
+        bounds = [(w.start, w.end) for w in windows]
+        params = self._params(first=d.bind_timestamp(windows[0].start), last=d.bind_timestamp(as_naive_utc(as_of)))
+        usable = f"""SELECT t.name AS method, {created} AS created
                   FROM identity_credentials c {self._type_join()}
                   WHERE {self._owned_by_scope('c', 'identity_credentials')}
+                    AND t.name IN ('totp', 'webauthn')
                     AND {created} >= {d.timestamp_param('first')} AND {created} <= {d.timestamp_param('last')}
-                    AND {self._usable_enrollment()}) u
-              ON u.created >= days.window_start AND u.created < days.window_end
-            GROUP BY days.window_index"""
+                    AND {self._usable_enrollment()}"""
+        bucket = d.window_bucket("u.created", bounds)
+        if bucket is not None:  # one pass: each row finds its day by comparisons, no join to a days table
+            expression, bucket_params = bucket
+            params.update(bucket_params)
+            query = f"""
+                SELECT b.window_index,
+                       SUM(CASE WHEN b.method = 'totp' THEN 1 ELSE 0 END) AS totp,
+                       SUM(CASE WHEN b.method = 'webauthn' THEN 1 ELSE 0 END) AS webauthn
+                FROM (SELECT u.method, {expression} AS window_index FROM ({usable}) u) b
+                WHERE b.window_index IS NOT NULL
+                GROUP BY b.window_index"""
+        else:
+            days, day_params = d.windows_table(bounds)
+            params.update(day_params)
+            query = f"""
+                SELECT days.window_index,
+                       SUM(CASE WHEN u.method = 'totp' THEN 1 ELSE 0 END) AS totp,
+                       SUM(CASE WHEN u.method = 'webauthn' THEN 1 ELSE 0 END) AS webauthn
+                FROM {days} days
+                JOIN ({usable}) u ON u.created >= days.window_start AND u.created < days.window_end
+                GROUP BY days.window_index"""
         counts = {int(row[0]): (int(row[1]), int(row[2]))
                   for row in self.conn.execute(text(query), params)}
         return [EnrollmentDay(w.day, *counts.get(i, (0, 0))) for i, w in enumerate(windows)]

@@ -44,7 +44,9 @@ def meets_target(enrolled: int, total: int, target: Decimal | None) -> bool | No
 
 
 def enrollment(profiles: Iterable[IdentityProfile], *, target: Decimal | None,
-               code_mfa_enabled: bool) -> Enrollment:
+               code_mfa_enabled: bool, aal_cache: bool = True) -> Enrollment:
+    """`aal_cache` is False when the database has no `identities.available_aal` column (older Kratos):
+    then there is no cache to compare and both cache counts are null."""
     total = enrolled = capable = seed = inactive = inactive_mfa = mismatch = null = 0
     for p in profiles:
         active = p.state == "active"
@@ -66,7 +68,7 @@ def enrollment(profiles: Iterable[IdentityProfile], *, target: Decimal | None,
         total=total, enrolled=enrolled, percent=percent(enrolled, total), aal2_capable=capable,
         seed_enrolled=seed, inactive_total=inactive, inactive_with_mfa=inactive_mfa,
         target_percent=target, meets_target=meets_target(enrolled, total, target),
-        available_aal_mismatch=mismatch, available_aal_null=null,
+        available_aal_mismatch=mismatch if aal_cache else None, available_aal_null=null if aal_cache else None,
     )
 
 
