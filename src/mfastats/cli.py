@@ -1,6 +1,6 @@
 """The `mfastats` command: a thin layer over the library, and the only place errors become exit codes.
 
-Exit codes of `report` and `demo`: 0 ok; 1 usage or configuration error; 2 one or more domains failed
+Exit codes of `report`, `snapshot`, `serve` and `demo`: 0 ok; 1 usage or configuration error; 2 one or more domains failed
 (reported; the others are still shown).
 """
 
@@ -194,9 +194,8 @@ def demo(data_dir: Path | None, output_format: str, verbose: int, serve_demo: bo
     built = build_demo(data_dir)
     click.echo(f"demo databases in {built.folder}", err=True)
     if serve_demo:
-        return _serve(lambda: build_report(built.settings, built.as_of), server, verbose)
-    result = build_report(built.settings, built.as_of)
-    return emit(result, output_format, Console())
+        return _serve(built.compute, server, verbose)
+    return emit(built.compute(), output_format, Console())
 
 
 def _serve(compute: Callable[[], Report], server: dict[str, Any], verbose: int) -> int:
@@ -229,7 +228,7 @@ def serve(use_demo: bool, data_dir: Path | None, **params: Any) -> int:
 
         built = build_demo(data_dir)
         click.echo(f"demo databases in {built.folder}", err=True)
-        return _serve(lambda: build_report(built.settings, built.as_of), params, params.get("verbose") or 0)
+        return _serve(built.compute, params, params.get("verbose") or 0)
     settings = settings_from(params)
     fixed_as_of = params.get("as_of")
     parse_as_of(fixed_as_of)  # a bad --as-of is a usage error now, not a failed refresh later

@@ -33,13 +33,19 @@ from pathlib import Path
 import platformdirs
 from sqlalchemy import create_engine
 
+from mfastats.demo.audit_history import SUCCESS_EVENT, write_demo_audit, write_demo_history
 from mfastats.demo.kratos_schema import Credential, Identity, Session, write_kratos
 from mfastats.dsn import parse_dsn
-from mfastats.settings import DomainSettings, Settings
+from mfastats.model import Report
+from mfastats.report import build_report
+from mfastats.settings import AuditSettings, DomainSettings, Settings
+from mfastats.store.history import Store, parse_store_dsn
 
 DEFAULT_SEED = 20261203
 CIAM_FILE = "ciam_kratos.sqlite"
 IAM_FILE = "iam_kratos.sqlite"
+AUDIT_FILE = "olympus.sqlite"
+STORE_FILE = "history.sqlite"
 
 #: How far back sessions go: longer than the 30-day step-up window, as a Kratos that keeps sessions
 #: for a while (or cleans up lazily) would have.
@@ -59,6 +65,12 @@ class BuiltDemo:
     as_of: datetime
     ciam_path: Path
     iam_path: Path
+    audit_path: Path
+    store_path: Path
+
+    def compute(self) -> Report:
+        """The demo's report, with its audit log and snapshot history."""
+        return build_report(self.settings, self.as_of, Store.open(parse_store_dsn(str(self.store_path)), create=False))
 
 
 @dataclass(frozen=True)
@@ -538,13 +550,25 @@ def build_demo(data_dir: Path | None = None, *, today: datetime | None = None, s
     naive = as_of.replace(tzinfo=None)
     rng = random.Random(seed)
     ciam_path, iam_path = folder / CIAM_FILE, folder / IAM_FILE
-    _write(ciam_path, _ciam(rng, naive))
-    _write(iam_path, _iam(rng, naive))
+    ciam, iam = _ciam(rng, naive), _iam(rng, naive)
+    _write(ciam_path, ciam)
+    _write(iam_path, iam)
+    audit_path, store_path = folder / AUDIT_FILE, folder / STORE_FILE
+    write_demo_audit(audit_path, rng, as_of, [i.id for i in ciam.identities if i.state == "active"],
+                     [i.id for i in iam.identities if i.state == "active"])
+    audit_dsn = parse_dsn(f"sqlite:///{audit_path}", what="demo audit")
     settings = Settings(domains=(
-        DomainSettings("ciam", parse_dsn(f"sqlite:///{ciam_path}", what="demo ciam"), Decimal(30)),
-        DomainSettings("iam", parse_dsn(f"sqlite:///{iam_path}", what="demo iam"), Decimal(95)),
-    ))
-    return BuiltDemo(folder=folder, settings=settings, as_of=as_of, ciam_path=ciam_path, iam_path=iam_path)
+        DomainSettings("ciam", parse_dsn(f"sqlite:///{ciam_path}", what="demo ciam"), Decimal(30),
+                       audit=AuditSettings(audit_dsn, success_event=SUCCESS_EVENT)),
+        DomainSettings("iam", parse_dsn(f"sqlite:///{iam_path}", what="demo iam"), Decimal(95),
+                       audit=AuditSettings(audit_dsn, success_event=SUCCESS_EVENT)),
+    ), store=str(store_path))
+    store_path.unlink(missing_ok=True)
+    store = Store.open(parse_store_dsn(str(store_path)), create=True)
+    write_demo_history(store, build_report(settings, as_of), rng)
+    store.engine.dispose()
+    return BuiltDemo(folder=folder, settings=settings, as_of=as_of, ciam_path=ciam_path, iam_path=iam_path,
+                     audit_path=audit_path, store_path=store_path)
 
 
 __all__ = ["CIAM_FILE", "DEFAULT_SEED", "IAM_FILE", "BuiltDemo", "build_demo"]

@@ -77,7 +77,8 @@ def domain_panel(d: DomainReport) -> Panel:
     last = s.days[-7:]
     stepups = _pairs(f"AAL2 step-ups ({s.source}, last 30 days: {sum(x.count for x in s.days)})", [
         ("last 7 days", " ".join(str(x.count) for x in last)),
-        ("at login / later / unknown", f"{s.at_login} / {s.later} / {s.unknown}"),
+        ("at login / later / unknown", "n/a (needs session AMR)" if s.at_login is None
+         else f"{s.at_login} / {s.later} / {s.unknown}"),
         ("aal2 sessions now", s.aal2_sessions),
     ])
     alerts = Table(title="Alerts", title_justify="left", box=None, show_header=False, pad_edge=False)
@@ -88,13 +89,31 @@ def domain_panel(d: DomainReport) -> Panel:
         alerts.add_row(Text(alert.state, style=_STATE_STYLE[alert.state]), alert.name, alert.message)
     quality = [(k, v) for k, v in vars(d.data_quality).items() if v]
     parts = [enrollment, methods, stepups, alerts]
-    if not d.challenge_failures.available:
-        parts.append(Text(f"Challenge failures: unavailable — {d.challenge_failures.reason}", style="dim"))
+    failures = d.challenge_failures
+    if not failures.available:
+        parts.append(Text(f"Challenge failures: unavailable — {failures.reason}", style="dim"))
+    else:
+        parts.append(_failures(d))
     if quality:
         parts.append(_pairs("Data quality warnings", quality))
     if d.approximation:
         parts.append(Text(f"* {d.approximation}", style="yellow"))
     return Panel(Group(*parts), title=f"[bold]{d.name}[/]", border_style="green" if e.meets_target else "yellow")
+
+
+def _failures(d: DomainReport) -> Table:
+    f = d.challenge_failures
+    last = f.days[-1].failures if f.days else 0
+    table = Table(title=f"Challenge failures ({f.source}): {last} today; identities with ≥ {f.threshold} in "
+                        f"{f.window_days} days: {len(f.identities)}", title_justify="left", box=None, pad_edge=False)
+    for column in ("identity", "failures", "IPs", "last", "hint"):
+        table.add_column(column)
+    for row in f.identities[:10]:
+        table.add_row(row.identity_id[:8] + "…", str(row.failures), _n(row.distinct_ips),
+                      f"{row.last_at:%m-%d %H:%M}", row.hint)
+    if len(f.identities) > 10:
+        table.add_row("…", f"+{len(f.identities) - 10} more (see --format json)", "", "", "")
+    return table
 
 
 def render_table(report: Report, console: Console) -> None:
