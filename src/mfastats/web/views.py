@@ -184,6 +184,15 @@ def _layout(**extra: Any) -> dict[str, Any]:
     return layout
 
 
+def _count_axis(values: list[Any], **extra: Any) -> dict[str, Any]:
+    """A count axis: whole-number ticks even when every count is small."""
+    axis: dict[str, Any] = {"rangemode": "tozero", "gridcolor": "#e3e6ea", "automargin": True, "tickformat": ",d"}
+    if max([v for v in values if isinstance(v, int | float)], default=0) < 5:
+        axis["dtick"] = 1
+    axis.update(extra)
+    return axis
+
+
 def _legend() -> dict[str, Any]:
     return {"showlegend": True, "legend": {"orientation": "h", "y": -0.2}}
 
@@ -195,8 +204,7 @@ def _method_charts(methods: dict[str, Any], key: str) -> list[Chart]:
         id=f"methods-{key}", title="Method split (active identities)",
         figure={"data": [{"type": "bar", "x": values, "y": labels, "orientation": "h", "marker": {"color": "#2f6db5"},
                           "hovertemplate": "%{y}: %{x}<extra></extra>"}],
-                "layout": _layout(yaxis={"autorange": "reversed", "automargin": True},
-                                  xaxis={"rangemode": "tozero", "gridcolor": "#e3e6ea"})},
+                "layout": _layout(yaxis={"autorange": "reversed", "automargin": True}, xaxis=_count_axis(values))},
         table=Table(["Method", "Identities"], [[label, value] for label, value in zip(labels, values, strict=True)]),
     )
     split.table.rows += [[f"Recovery codes remaining: {bucket}", count]
@@ -209,7 +217,7 @@ def _method_charts(methods: dict[str, Any], key: str) -> list[Chart]:
                           "marker": {"color": ["#2a9d8f", "#2f6db5", "#e08a00", "#8e5ea2", "#adb5bd"][:len(tiers)]},
                           "hovertemplate": "%{y}: %{x}<extra></extra>"}],
                 "layout": _layout(yaxis={"autorange": "reversed", "automargin": True},
-                                  xaxis={"rangemode": "tozero", "gridcolor": "#e3e6ea"})},
+                                  xaxis=_count_axis(list(tiers.values())))},
         table=Table(["Tier", "Identities"], [[label, value] for label, value in zip(tier_labels, tiers.values(),
                                                                                      strict=True)]),
     )
@@ -238,7 +246,8 @@ def _enrollments_chart(blocks: list[dict[str, Any]], key: str) -> Chart:
     source = ", ".join(sorted({s for b in blocks if (s := b["enrollments_over_time"]["source"])}))
     return Chart(
         id=f"enrollments-{key}", title=f"New enrollments per day ({len(dates)} days)",
-        figure={"data": traces, "layout": _layout(barmode="stack", hovermode="x unified", **_legend())},
+        figure={"data": traces, "layout": _layout(barmode="stack", hovermode="x unified", yaxis=_count_axis(_totals(traces)),
+                                                  **_legend())},
         table=Table(columns, [by_date[d] for d in reversed(dates)]),
         note=f"source: {source}" if source else None,
     )
@@ -262,7 +271,8 @@ def _stepups_chart(blocks: list[dict[str, Any]], key: str) -> Chart:
     legend = _legend() if len(blocks) > 1 else {}
     return Chart(
         id=f"stepups-{key}", title=f"AAL2 step-ups per day ({len(dates)} days)",
-        figure={"data": traces, "layout": _layout(barmode="stack", hovermode="x unified", **legend)},
+        figure={"data": traces, "layout": _layout(barmode="stack", hovermode="x unified", yaxis=_count_axis(_totals(traces)),
+                                                  **legend)},
         table=Table(columns, [by_date[d] for d in reversed(dates)]),
         note=f"source: {source}" if source else None,
     )
@@ -274,7 +284,7 @@ def _failure_days_chart(days: list[dict[str, Any]], key: str) -> Chart:
         figure={"data": [{"type": "bar", "name": "failures", "x": [d["date"] for d in days],
                           "y": [d["failures"] for d in days], "marker": {"color": COLORS["failures"]},
                           "hovertemplate": "failures: %{y}<extra></extra>"}],
-                "layout": _layout(hovermode="x unified")},
+                "layout": _layout(hovermode="x unified", yaxis=_count_axis([d["failures"] for d in days]))},
         table=Table(["Date", "Failures", "Successes"],
                     [[d["date"], d["failures"], d.get("successes")] for d in reversed(days)]),
     )
@@ -290,6 +300,15 @@ def _trend_chart(points: list[dict[str, Any]], key: str) -> Chart:
         table=Table(["Date", "Enrolled", "Total", "Percent"],
                     [[p["date"], p["enrolled"], p["total"], p["percent"]] for p in reversed(points)]),
     )
+
+
+def _totals(traces: list[dict[str, Any]]) -> list[int]:
+    """Per-date heights of stacked bars (only to choose the axis ticks)."""
+    totals: dict[str, int] = {}
+    for trace in traces:
+        for x, y in zip(trace["x"], trace["y"], strict=True):
+            totals[x] = totals.get(x, 0) + (y or 0)
+    return list(totals.values())
 
 
 def _dates(series: Any) -> list[str]:
