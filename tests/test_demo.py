@@ -19,7 +19,6 @@ import pytest
 from mfastats.demo import build as demo_build
 from mfastats.demo.build import BuiltDemo, build_demo
 from mfastats.outputs.document import report_document
-from mfastats.report import build_report
 
 TODAY = datetime(2026, 3, 15, 9, 30, 12, tzinfo=UTC)
 #: Just after midnight: the last step-up day has only seconds of traffic, and must still not be empty.
@@ -27,7 +26,7 @@ MIDNIGHT = datetime(2026, 3, 16, 0, 0, 0, tzinfo=UTC)
 
 
 def _document(built: BuiltDemo) -> dict[str, Any]:
-    return report_document(build_report(built.settings, built.as_of))
+    return report_document(built.compute())
 
 
 def _domain(document: dict[str, Any], name: str) -> dict[str, Any]:
@@ -112,12 +111,18 @@ def test_stepups_every_day_and_enrollments_over_the_series(document: dict[str, A
     assert len(days) == 30
     assert days[-1]["date"] == TODAY.date().isoformat()
     assert all(day["count"] > 0 for day in days), days
-    assert ciam["stepups"]["at_login"] > 0 and ciam["stepups"]["later"] > 0
+    # CIAM's step-ups come from its audit log (SDK table), IAM's from session AMR: both sources shown.
+    assert ciam["stepups"]["source"] == "audit" and ciam["stepups"]["at_login"] is None
+    assert ciam["enrollments_over_time"]["source"] == "derived"
     enrollments = ciam["enrollments_over_time"]["days"]
     assert sum(day["totp"] for day in enrollments) > 0
     assert sum(day["webauthn"] for day in enrollments) > 0
     iam = _domain(document, "iam")
     assert sum(day["count"] for day in iam["stepups"]["days"]) > 0
+    assert iam["stepups"]["source"] == "derived" and iam["stepups"]["at_login"] > 0 and iam["stepups"]["later"] > 0
+    assert iam["enrollments_over_time"]["source"] == "audit"
+    assert ciam["challenge_failures"]["available"] and iam["challenge_failures"]["available"]
+    assert len(ciam["enrollment_trend"]) == 30  # one snapshot a day for the 30 days before today
 
 
 def test_rebuild_replaces_the_files_and_today_is_never_empty(builds: tuple[BuiltDemo, BuiltDemo]) -> None:

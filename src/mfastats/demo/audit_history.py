@@ -62,6 +62,7 @@ def ciam_events(rng: random.Random, as_of: datetime, users: list[str]) -> list[A
             at = as_of - timedelta(minutes=rng.randint(5, 55))
             events.append(AuditEvent("mfa.challenge_failed", at, who, f"192.0.2.{rng.randint(1, 254)}"))
     events.append(AuditEvent("mfa.challenge_failed", as_of - timedelta(hours=3), None, _ip(rng)))
+    events.append(AuditEvent("auth.aal2_stepup_completed", as_of, rng.choice(users), _ip(rng)))  # just now
     return [e for e in events if e.created_at <= as_of]
 
 
