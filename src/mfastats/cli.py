@@ -198,12 +198,20 @@ def demo(data_dir: Path | None, output_format: str, verbose: int, serve_demo: bo
     return emit(built.compute(), output_format, Console())
 
 
-def _serve(compute: Callable[[], Report], server: dict[str, Any], verbose: int) -> int:
+def _serve(compute: Callable[[], Report], server: dict[str, Any], verbose: int,
+           settings: Settings | None = None, store: Store | None = None) -> int:
     from mfastats.web.server import ServeOptions, run_server
 
+    ingest = None
+    if server.get("ingest_token"):
+        from mfastats.web.ingest import IngestEndpoint
+
+        if settings is None or store is None:
+            raise UserError("--ingest-token needs configured domains and a history store")
+        ingest = IngestEndpoint(server["ingest_token"], store, {d.name: d.kratos_dsn for d in settings.domains})
     return run_server(compute, ServeOptions(host=server["host"], port=server["port"], token=server.get("token"),
                                             refresh_seconds=server["refresh_seconds"],
-                                            metrics_open=server["metrics_open"], verbose=verbose or 0))
+                                            metrics_open=server["metrics_open"], verbose=verbose or 0), ingest)
 
 
 @cli.command()
@@ -232,9 +240,9 @@ def serve(use_demo: bool, data_dir: Path | None, **params: Any) -> int:
     settings = settings_from(params)
     fixed_as_of = params.get("as_of")
     parse_as_of(fixed_as_of)  # a bad --as-of is a usage error now, not a failed refresh later
-    store = open_store(settings, create=False)
+    store = open_store(settings, create=bool(params.get("ingest_token")))
     return _serve(lambda: build_report(with_ingested_audit(settings, store), parse_as_of(fixed_as_of), store), params,
-                  params.get("verbose") or 0)
+                  params.get("verbose") or 0, settings, store)
 
 
 @cli.command("prometheus-rules")

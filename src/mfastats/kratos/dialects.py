@@ -302,10 +302,12 @@ class SQLiteDialect(KratosDialect):
         return f"LOWER({column})"
 
     def timestamp(self, column: str) -> str:
-        return f"datetime({column})"
+        # strftime normalises every layout Kratos and the SDK write ('T' or ' ', 'Z' or an offset)
+        # to UTC text with milliseconds, so text comparison is time comparison.
+        return f"strftime('%Y-%m-%d %H:%M:%f', {column})"
 
     def bind_timestamp(self, moment: datetime) -> object:
-        return moment.strftime("%Y-%m-%d %H:%M:%S")
+        return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
     def uuid_shaped(self, expression: str) -> str:
         return f"(LOWER({expression}) GLOB '{_UUID_GLOB}')"

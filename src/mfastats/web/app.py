@@ -36,6 +36,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from mfastats import __version__
 from mfastats.outputs.prometheus import StoredReportSource, exposition, private_registry
 from mfastats.web import views
+from mfastats.web.ingest import IngestEndpoint, add_ingest_route
 from mfastats.web.state import ReportStore, StoredReport
 
 HERE = Path(__file__).parent
@@ -128,8 +129,11 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
-def create_app(store: ReportStore, *, token: str, metrics_open: bool = False) -> FastAPI:
-    """The web application over `store`; `token` is required (the page is never open)."""
+def create_app(store: ReportStore, *, token: str, metrics_open: bool = False,
+               ingest: IngestEndpoint | None = None) -> FastAPI:
+    """The web application over `store`; `token` is required (the page is never open).
+
+    With `ingest`, `POST /ingest/{domain}` accepts events under its own token (see `web.ingest`)."""
     auth = Auth(token)
     app = FastAPI(title="mfastats", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json",
@@ -149,7 +153,7 @@ def create_app(store: ReportStore, *, token: str, metrics_open: bool = False) ->
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Response:
         path = request.url.path
-        if path in public or auth.allows(request):
+        if path in public or auth.allows(request) or (ingest is not None and path.startswith("/ingest/")):
             response = await call_next(request)
         elif request.method == "GET" and "text/html" in request.headers.get("accept", "") \
                 and not path.startswith(("/api/", "/static/")) and path not in ("/metrics", "/openapi.json"):
@@ -164,6 +168,9 @@ def create_app(store: ReportStore, *, token: str, metrics_open: bool = False) ->
         return response
 
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+
+    if ingest is not None:
+        add_ingest_route(app, ingest, error)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -14,7 +14,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,10 +22,14 @@ from mfastats.errors import EXIT_DOMAIN_FAILED, EXIT_OK, SourceError, UserError
 from mfastats.model import Report
 from mfastats.web.state import DEFAULT_REFRESH_SECONDS, ReportStore
 
+if TYPE_CHECKING:
+    from mfastats.web.ingest import IngestEndpoint
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 MIN_REFRESH_SECONDS = 5
 TOKEN_ENV = "MFASTATS_TOKEN"
+INGEST_TOKEN_ENV = "MFASTATS_INGEST_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class ServeOptions:
     refresh_seconds: float = DEFAULT_REFRESH_SECONDS
     metrics_open: bool = False
     verbose: int = 0
+    ingest_token: str | None = None
 
 
 def serve_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -50,6 +55,8 @@ def serve_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--refresh-seconds", type=float, default=DEFAULT_REFRESH_SECONDS, show_default=True,
                      help="Recompute the report in the background this often."),
         click.option("--metrics-open", is_flag=True, help="Serve /metrics without the token."),
+        click.option("--ingest-token", envvar=INGEST_TOKEN_ENV, show_envvar=True,
+                     help="Enable POST /ingest/{domain} for event producers, with this token (not the admin one)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -85,7 +92,7 @@ def url_of(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
-def run_server(compute: Callable[[], Report], options: ServeOptions) -> int:
+def run_server(compute: Callable[[], Report], options: ServeOptions, ingest: IngestEndpoint | None = None) -> int:
     """Compute the first report, start the refresh thread and serve until interrupted."""
     import uvicorn
 
@@ -99,7 +106,7 @@ def run_server(compute: Callable[[], Report], options: ServeOptions) -> int:
         raise SourceError(f"the first report could not be computed: {store.error.message if store.error else '?'}")
     for failed in store.latest.report.failed_domains:
         click.echo(f"error: {failed.error}", err=True)
-    app = create_app(store, token=token, metrics_open=options.metrics_open)
+    app = create_app(store, token=token, metrics_open=options.metrics_open, ingest=ingest)
     click.echo(f"mfastats serving on {url_of(options.host, options.port)}")
     if generated:
         click.echo(f"access token (generated for this run; set {TOKEN_ENV} to choose one): {token}")
