@@ -7,8 +7,10 @@ source keeps the domain's Kratos numbers and says what it could not read.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,10 +35,11 @@ from mfastats.model import (
     TrendPoint,
 )
 from mfastats.rows import CredentialQuality, EnrollmentDay, IdentityProfile, SessionSummary
-from mfastats.settings import STEPUP_DAYS, DomainSettings, Settings
+from mfastats.settings import STEPUP_DAYS, AlertSettings, AuditSettings, DomainSettings, Settings
 from mfastats.store.history import Snapshot, Store, last_per_day
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ENROLLMENT_NOTE = (
     "derived from credential created_at: misses factors that were later removed, and a re-enrolled "
@@ -83,7 +86,7 @@ def build_report(settings: Settings, as_of: datetime, store: Store | None = None
     return Report(as_of, settings.timezone, domains, all_domains)
 
 
-def _guard(what: str, read, *args):  # noqa: ANN001, ANN202 - small internal adapter
+def _guard(what: str, read: Callable[..., T], *args: Any) -> tuple[T | None, str | None]:
     """Run a source read; return (result, None) or (None, message) with no SQL, parameters or password."""
     try:
         return read(*args), None
@@ -172,8 +175,9 @@ def _read_audit(domain: DomainSettings, settings: Settings, as_of: datetime, zon
     return AuditFacts(totals, recent, stepup_days, enrolled, failures, spike, without_identity)
 
 
-def _read_failures(reader: AuditReader, audit, config, as_of: datetime, windows: list[DayWindow],  # noqa: ANN001
-                   day_bounds: list[tuple[datetime, datetime]], totals: dict[str, int]):  # noqa: ANN202
+def _read_failures(reader: AuditReader, audit: AuditSettings, config: AlertSettings, as_of: datetime,
+                   windows: list[DayWindow], day_bounds: list[tuple[datetime, datetime]],
+                   totals: dict[str, int]) -> tuple[ChallengeFailures, list[int] | None, int]:
     event = audit.events["challenge_failed"]
     if not totals[event]:
         return (ChallengeFailures(False, f"the audit source has never recorded {event}", "audit",
