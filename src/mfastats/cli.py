@@ -173,7 +173,8 @@ def check(**params: Any) -> None:
     if settings.webhook_url and store is not None:
         previous = store.alert_states()
         delivery = notify(settings.webhook_url, result, previous,
-                          include_identities=settings.webhook_include_identities)
+                          include_identities=settings.webhook_include_identities,
+                          timeout=settings.webhook_timeout_seconds)
         if delivery.failed:
             click.echo(f"webhook: {delivery.failed} message(s) could not be delivered", err=True)
         store.set_alert_states({(d.name, a.name): a.state for d in result.domains for a in d.alerts}, result.as_of)

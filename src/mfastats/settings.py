@@ -89,6 +89,7 @@ class Settings:
     store: str | None = None  # history store DSN; None = the default SQLite file
     webhook_url: str | None = None
     webhook_include_identities: bool = False
+    webhook_timeout_seconds: float = 5.0
 
 
 @dataclass
@@ -193,7 +194,14 @@ def load_settings(flags: Flags, environ: dict[str, str] | None = None) -> Settin
     return Settings(tuple(domains.values()), timezone=timezone, enrollment_days=days,
                     alerts=_alerts_from_config(raw.get("alerts") or {}), store=flags.store or raw.get("store"),
                     webhook_url=str(webhook) if webhook else None,
-                    webhook_include_identities=bool(raw.get("webhook_include_identities", False)))
+                    webhook_include_identities=bool(raw.get("webhook_include_identities", False)),
+                    webhook_timeout_seconds=_positive(raw.get("webhook_timeout_seconds", 5.0), "webhook_timeout_seconds"))
+
+
+def _positive(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 60:
+        raise UserError(f"config: {key} = {value!r} must be a number of seconds above 0 and at most 60")
+    return float(value)
 
 
 def _alerts_from_config(table: Any) -> AlertSettings:
@@ -237,7 +245,8 @@ def _read_config(path: Path) -> dict[str, Any]:
         raise UserError(f"--config {str(path)!r} is not valid TOML: {exc}") from None
 
 
-_TOP_KEYS = {"timezone", "enrollment_days", "domains", "alerts", "store", "webhook_url", "webhook_include_identities"}
+_TOP_KEYS = {"timezone", "enrollment_days", "domains", "alerts", "store", "webhook_url", "webhook_include_identities",
+             "webhook_timeout_seconds"}
 _DOMAIN_KEYS = {"kratos_dsn", "kratos_dsn_env", "target", "code_mfa_enabled", "nid", "audit"}
 _AUDIT_KEYS = {"dsn", "dsn_env", "table", "domain_column", "domain_value", "events", "success_event", "columns"}
 AUDIT_COLUMNS = ("event_type", "identity_id", "created_at", "source_ip", "metadata")

@@ -86,7 +86,7 @@ def notify(url: str, report: Report, previous: dict[tuple[str, str], str], *,
            include_identities: bool = False, timeout: float = 5.0) -> Delivery:
     sent = failed = 0
     for change in state_changes(report, previous):
-        if post(url, message(change, report, include_identities), timeout=timeout):
+        if post(url, message(change, report, include_identities), timeout=timeout, deadline_seconds=3 * timeout):
             sent += 1
         else:
             failed += 1
