@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from dbservers import KratosDb
 from reporthelp import (
     PASSWORD,
@@ -24,9 +23,12 @@ from reporthelp import (
     domain_doc,
     methods_block,
     new_ids,
+    reusable_kratos_db,
 )
 
 from mfastats.demo.kratos_schema import Credential, Identity, write_kratos
+
+_server_db, kratos_db = reusable_kratos_db()  # one server database per dialect and module
 
 AS_OF = "2024-06-01T00:00:00Z"  # after every fixture timestamp (2024-05-01 10:00)
 
