@@ -7,6 +7,7 @@ source keeps the domain's Kratos numbers and says what it could not read.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -128,6 +129,8 @@ def read_domain(domain: DomainSettings, settings: Settings, as_of: datetime, zon
 
 def _read_kratos(domain: DomainSettings, settings: Settings, as_of: datetime, zone: tzinfo,
                  stepup_windows: list[DayWindow]) -> KratosFacts:
+    started = time.monotonic()
+    log.info("%s: reading Kratos database at %s", domain.name, domain.kratos_dsn)
     engine = connect(domain.kratos_dsn)
     try:
         with engine.connect() as conn:
@@ -140,6 +143,9 @@ def _read_kratos(domain: DomainSettings, settings: Settings, as_of: datetime, zo
             conn.rollback()
     finally:
         engine.dispose()
+    log.debug("%s: %d identity profiles, %d sessions at aal2, optional columns %s", domain.name, len(profiles),
+              summary.aal2_sessions, sorted(reader.caps.columns))
+    log.info("%s: Kratos read in %.2f s", domain.name, time.monotonic() - started)
     return KratosFacts(profiles, quality, timeline, summary, stepups, step_quality,
                        reader.caps.has("identities", "available_aal"))
 
@@ -149,11 +155,14 @@ def _read_audit(domain: DomainSettings, settings: Settings, as_of: datetime, zon
     audit = domain.audit
     assert audit is not None
     config = settings.alerts
+    log.info("%s: reading audit source at %s", domain.name, audit.dsn)
     events = audit.events
     engine = connect(audit.dsn)
     try:
         with engine.connect() as conn:
-            reader = AuditReader(conn, resolve_table(conn, domain.name, audit))
+            table = resolve_table(conn, domain.name, audit)
+            log.debug("%s: audit table %s (domain filter %s)", domain.name, table.name, table.domain_filter)
+            reader = AuditReader(conn, table)
             names = list(events.values()) + ([audit.success_event] if audit.success_event else [])
             totals = reader.event_totals(names, as_of)
             recent = reader.any_event_between(as_of - timedelta(hours=config.silent_hours), as_of)
