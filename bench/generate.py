@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from mfastats.demo.kratos_schema import DEFAULT_NID, create_schema  # noqa: E402
@@ -152,7 +152,8 @@ INSERT INTO identities (id, schema_id, traits, created_at, updated_at, nid, stat
                         metadata_public, metadata_admin, available_aal)
 SELECT p.id,
        CASE WHEN mod(p.n, 1000) = 0 THEN 'admin' ELSE 'customer' END,
-       jsonb_build_object('email', 'user' || p.n || '@example.com', 'name', jsonb_build_object('first', 'U', 'last', p.n::text)),
+       jsonb_build_object('email', 'user' || p.n || '@example.com',
+                          'name', jsonb_build_object('first', 'U', 'last', p.n::text)),
        p.created, p.created, '{DEFAULT_NID}',
        CASE WHEN p.r_state < 0.97 THEN 'active' WHEN p.r_state < 0.9995 THEN 'inactive'
             WHEN p.r_state < 0.9998 THEN 'ACTIVE' ELSE 'suspended' END,
