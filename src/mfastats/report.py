@@ -98,7 +98,7 @@ def _guard(what: str, read: Callable[..., T], *args: Any) -> tuple[T | None, str
     except Exception as exc:  # a bug must not hide the other domains; the traceback goes to the debug log
         log.debug("unexpected error reading %s", what, exc_info=True)
         message = f"{what}: internal error {type(exc).__name__}: {exc} (run with -vv for details)"
-    log.warning("%s", message)
+    log.info("%s", message)
     return None, message
 
 
@@ -244,7 +244,8 @@ def assemble(domain: DomainSettings, settings: Settings, as_of: datetime, zone: 
     alerts = (
         rules.enrollment_dropping(enrollment, history, as_of, config),
         rules.challenge_failure_spike(audit.spike_windows if audit else None, config, spike_reason),
-        rules.aal2_stepup_zero(stepups, enrollment, config),
+        rules.aal2_stepup_zero(stepups, enrollment, config,
+                               kratos.step_quality.stepup_without_completed_at if stepups.source == "derived" else 0),
         rules.below_target(enrollment),
         rules.audit_source_silent(domain.audit is not None and audit is not None,
                                   audit.recent_events if audit else None, config),

@@ -27,17 +27,28 @@ def below_target(enrollment: Enrollment) -> Alert:
                  f"Enrollment {shown} does not exceed the {enrollment.target_percent}% target.")
 
 
-def aal2_stepup_zero(stepups: Stepups, enrollment: Enrollment, config: AlertSettings) -> Alert:
-    """Zero steps on each of the last N dates while someone is enrolled: AAL2 is likely not enforced."""
+def _plural(count: int | Decimal, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def aal2_stepup_zero(stepups: Stepups, enrollment: Enrollment, config: AlertSettings, undated_sessions: int = 0) -> Alert:
+    """Zero steps on each of the last N dates while someone is enrolled: AAL2 is likely not enforced.
+
+    `undated_sessions` (aal2 sessions whose legacy AMR has no `completed_at`) is named in the message:
+    step-ups may happen but cannot be dated from such sessions."""
     name, severity, days = "aal2_stepup_zero", "critical", config.stepup_zero_days
     if len(stepups.days) < days or enrollment.enrolled is None:
         return Alert(name, severity, "insufficient_data", None, 0, "No step-up series to evaluate.")
     recent = sum(day.count for day in stepups.days[-days:])
     if recent == 0 and enrollment.enrolled > 0:
+        undated = (f" ({_plural(undated_sessions, 'aal2 session has', 'aal2 sessions have')} legacy AMR "
+                   "without completed_at and cannot be dated)") if undated_sessions else ""
         return Alert(name, severity, "firing", recent, 0,
-                     f"No AAL2 step-up on any of the last {days} days although {enrollment.enrolled} "
-                     "identities are enrolled: check that sensitive operations require AAL2.")
-    return Alert(name, severity, "ok", recent, 0, f"{recent} AAL2 step-ups in the last {days} days.")
+                     f"No AAL2 step-up on any of the last {days} days although "
+                     f"{_plural(enrollment.enrolled, 'identity is', 'identities are')} enrolled: check that "
+                     f"sensitive operations require AAL2{undated}.")
+    steps = _plural(recent, "AAL2 step-up", "AAL2 step-ups")
+    return Alert(name, severity, "ok", recent, 0, f"{steps} in the last {days} days.")
 
 
 def enrollment_dropping(enrollment: Enrollment, history: list[Snapshot], as_of: datetime,
@@ -68,7 +79,8 @@ def challenge_failure_spike(windows: list[int] | None, config: AlertSettings, re
     limit = spike_threshold(baseline, config.spike_mad_factor)
     firing = Decimal(current) > limit and current >= config.spike_min_failures
     return Alert(name, severity, "firing" if firing else "ok", current, limit,
-                 f"{current} MFA challenge failures in the last 24 h against a baseline limit of {limit} "
+                 f"{_plural(current, 'MFA challenge failure', 'MFA challenge failures')} in the last 24 h "
+                 f"against a baseline limit of {limit} "
                  f"(median + {config.spike_mad_factor}×MAD of the {len(baseline)} previous days; at least "
                  f"{config.spike_min_failures} needed).")
 

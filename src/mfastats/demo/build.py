@@ -548,9 +548,11 @@ def build_demo(data_dir: Path | None = None, *, today: datetime | None = None, s
     folder.mkdir(parents=True, exist_ok=True)
     as_of = _as_of(today)
     naive = as_of.replace(tzinfo=None)
-    rng = random.Random(seed)
+    # One random stream per part: how many draws one domain makes depends on the weekday of as_of, and
+    # must not change the other domain's identities.
     ciam_path, iam_path = folder / CIAM_FILE, folder / IAM_FILE
-    ciam, iam = _ciam(rng, naive), _iam(rng, naive)
+    ciam, iam = _ciam(random.Random(seed), naive), _iam(random.Random(seed + 1), naive)
+    rng = random.Random(seed + 2)
     _write(ciam_path, ciam)
     _write(iam_path, iam)
     audit_path, store_path = folder / AUDIT_FILE, folder / STORE_FILE

@@ -101,11 +101,14 @@ def domain_panel(d: DomainReport) -> Panel:
     return Panel(Group(*parts), title=f"[bold]{d.name}[/]", border_style="green" if e.meets_target else "yellow")
 
 
-def _failures(d: DomainReport) -> Table:
+def _failures(d: DomainReport) -> Table | Text:
     f = d.challenge_failures
     last = f.days[-1].failures if f.days else 0
-    table = Table(title=f"Challenge failures ({f.source}): {last} today; identities with ≥ {f.threshold} in "
-                        f"{f.window_days} days: {len(f.identities)}", title_justify="left", box=None, pad_edge=False)
+    title = (f"Challenge failures ({f.source}): {last} on the as-of date; {len(f.identities)} "
+             f"{'identity' if len(f.identities) == 1 else 'identities'} with ≥ {f.threshold} in {f.window_days} days")
+    if not f.identities:
+        return Text(title)
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
     for column in ("identity", "failures", "IPs", "last", "hint"):
         table.add_column(column)
     for row in f.identities[:10]:
@@ -117,6 +120,8 @@ def _failures(d: DomainReport) -> Table:
 
 
 def render_table(report: Report, console: Console) -> None:
+    if not console.is_terminal:  # piped or redirected: Rich would assume 80 columns
+        console.width = max(console.width, 120)
     console.print(f"mfastats report as of {report.as_of:%Y-%m-%d %H:%M:%S} UTC (days in {report.timezone})")
     console.print(breakdown(report))
     for domain in report.domains:
