@@ -168,6 +168,10 @@ def check(**params: Any) -> None:
     except MfastatsError as exc:
         click.echo(f"MFASTATS UNKNOWN - {exc}")
         sys.exit(check_plugin.UNKNOWN)
+    except Exception as exc:  # a monitoring plugin must always answer with a status line and code 3
+        logging.getLogger(__name__).debug("check failed", exc_info=True)
+        click.echo(f"MFASTATS UNKNOWN - internal error {type(exc).__name__}: {exc}")
+        sys.exit(check_plugin.UNKNOWN)
     status, lines = check_plugin.render(result)
     click.echo("\n".join(lines))
     if settings.webhook_url and store is not None:

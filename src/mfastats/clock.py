@@ -44,8 +44,9 @@ def parse_as_of(value: str | None, now: datetime | None = None) -> datetime:
     text = value.strip()
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(0), tzinfo=UTC)
-        parsed = parse_rfc3339(text) or datetime.fromisoformat(text)
+            parsed = datetime.combine(date.fromisoformat(text), time(0), tzinfo=UTC)
+        else:
+            parsed = parse_rfc3339(text) or datetime.fromisoformat(text)
     except ValueError:
         parsed = None
     if parsed is None:
@@ -55,7 +56,10 @@ def parse_as_of(value: str | None, now: datetime | None = None) -> datetime:
         )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    parsed = parsed.astimezone(UTC)
+    if not 1970 <= parsed.year <= 9000:
+        raise UserError(f"--as-of {value!r}: the year must be between 1970 and 9000")
+    return parsed
 
 
 def parse_rfc3339(text: str) -> datetime | None:

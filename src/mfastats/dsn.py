@@ -6,6 +6,7 @@ logged, printed and put in error messages safely.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +36,8 @@ class Dsn:
         return self.url.get_backend_name()
 
     def __str__(self) -> str:
-        return self.url.render_as_string(hide_password=True)
+        shown = self.url.render_as_string(hide_password=True)
+        return _mask_query_secrets(shown) if self.url.query else shown
 
     def __repr__(self) -> str:
         return f"Dsn({self})"
@@ -80,8 +82,17 @@ def _read_only_sqlite(url: URL, *, what: str, must_exist: bool) -> URL:
     return URL.create("sqlite", database=f"file:{path.resolve()}", query={"mode": "ro", "uri": "true"})
 
 
+_SECRET_KEYS = r"(?:password|passwd|pwd|sslpassword|secret|token|api_key)"
+
+
+def _mask_query_secrets(text: str) -> str:
+    """Hide `password=...`-style values: in a URL query (`?password=x&...`) or a libpq key/value DSN."""
+    return re.sub(rf"(?i)\b({_SECRET_KEYS}\s*=\s*)('[^']*'|[^&\s]*)", r"\1***", text)
+
+
 def _mask(text: str) -> str:
     """Hide a password in a string that could not be parsed as a URL."""
+    text = _mask_query_secrets(text)
     scheme, sep, rest = text.partition("://")
     if not sep or "@" not in rest:
         return text

@@ -20,6 +20,8 @@ from mfastats.dsn import Dsn, parse_dsn
 from mfastats.errors import UserError
 
 DOMAIN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+SQL_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 # SPEC 3.1: profiles from the seed page, and default targets by domain name.
 TARGET_PROFILES = {"high-security": Decimal(80), "consumer": Decimal(30)}
@@ -152,12 +154,19 @@ def load_settings(flags: Flags, environ: dict[str, str] | None = None) -> Settin
         raise UserError(f"config: unknown key(s) {sorted(unknown)}; known: {sorted(_TOP_KEYS)}")
 
     domains: dict[str, DomainSettings] = {}
+    for key, kind in (("domains", dict), ("alerts", dict), ("timezone", str), ("store", str), ("webhook_url", str)):
+        if key in raw and not isinstance(raw[key], kind):
+            raise UserError(f"config: {key} must be a {'table' if kind is dict else 'string'}, not {raw[key]!r}")
     for name, table in (raw.get("domains") or {}).items():
         _check_name(name, f"config [domains.{name}]")
         domains[name] = _domain_from_config(name, table, env)
 
+    given: set[str] = set()
     for text in flags.kratos:
         name, dsn_text = _split_pair(text, "--kratos")
+        if name in given:
+            raise UserError(f"--kratos {name} is given twice; each domain has one Kratos database")
+        given.add(name)
         dsn = parse_dsn(dsn_text, what=f"--kratos {name}")
         if name in domains:
             domains[name] = replace(domains[name], kratos_dsn=dsn)
@@ -185,12 +194,16 @@ def load_settings(flags: Flags, environ: dict[str, str] | None = None) -> Settin
         raise UserError("no domain configured: give --kratos NAME=DSN (e.g. --kratos ciam=postgresql://...) "
                         "or --config FILE, or try `mfastats demo`")
 
-    timezone = flags.timezone or raw.get("timezone") or DEFAULT_TIMEZONE
+    timezone = flags.timezone if flags.timezone is not None else raw.get("timezone", DEFAULT_TIMEZONE)
+    if not timezone.strip():
+        raise UserError("--timezone: empty; use an IANA name such as 'UTC' or 'Europe/Berlin'")
     load_timezone(timezone)
     days = raw.get("enrollment_days", DEFAULT_ENROLLMENT_DAYS)
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3660:
         raise UserError(f"config: enrollment_days {days!r} must be a whole number of days from 1 to 3660")
     webhook = flags.webhook or raw.get("webhook_url")
+    if webhook and not str(webhook).lower().startswith(("http://", "https://")):
+        raise UserError(f"webhook URL {webhook!r} must start with http:// or https://")
     return Settings(tuple(domains.values()), timezone=timezone, enrollment_days=days,
                     alerts=_alerts_from_config(raw.get("alerts") or {}), store=flags.store or raw.get("store"),
                     webhook_url=str(webhook) if webhook else None,
@@ -215,10 +228,10 @@ def _alerts_from_config(table: Any) -> AlertSettings:
         current = getattr(defaults, key)
         try:
             number = Decimal(str(value)) if isinstance(current, Decimal) else int(value)
-        except (InvalidOperation, ValueError, TypeError):
+        except (InvalidOperation, ValueError, TypeError, OverflowError):
             number = None
-        if isinstance(value, bool) or number is None or number < 0:
-            raise UserError(f"config [alerts].{key} = {value!r}: expected a non-negative number")
+        if isinstance(value, bool) or number is None or not 0 <= number <= 10_000:
+            raise UserError(f"config [alerts].{key} = {value!r}: expected a number from 0 to 10000")
         values[key] = number
     return replace(defaults, **values)
 
@@ -241,8 +254,10 @@ def _read_config(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise UserError(f"--config: file {str(path)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"--config {str(path)!r} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise UserError(f"--config {str(path)!r} cannot be read: {exc.strerror or exc}") from None
 
 
 _TOP_KEYS = {"timezone", "enrollment_days", "domains", "alerts", "store", "webhook_url", "webhook_include_identities",
@@ -253,6 +268,8 @@ AUDIT_COLUMNS = ("event_type", "identity_id", "created_at", "source_ip", "metada
 
 
 def _dsn_from(table: dict[str, Any], key: str, env_key: str, env: dict[str, str], where: str) -> Dsn:
+    if key in table and env_key in table:
+        raise UserError(f"config {where}: give {key} or {env_key}, not both")
     if key in table:
         return parse_dsn(str(table[key]), what=f"config {where}.{key}")
     if env_key in table:
@@ -279,6 +296,8 @@ def _domain_from_config(name: str, table: Any, env: dict[str, str]) -> DomainSet
     if "audit" in table:
         audit = _audit_from_config(table["audit"], env, f"[domains.{name}.audit]")
     nid = table.get("nid")
+    if nid is not None and not (isinstance(nid, str) and _UUID.match(nid)):
+        raise UserError(f"config {where}.nid = {nid!r} must be a network UUID (networks.id in the Kratos database)")
     return DomainSettings(name, _dsn_from(table, "kratos_dsn", "kratos_dsn_env", env, where), target,
                           code_mfa, str(nid).lower() if nid else None, None, audit)
 
@@ -295,6 +314,10 @@ def _audit_from_config(table: Any, env: dict[str, str], where: str) -> AuditSett
             raise UserError(f"config {where}.events.{key}: unknown event; known: {sorted(DEFAULT_EVENTS)}")
         events[key] = str(value)
     columns = {str(key): str(value) for key, value in (table.get("columns") or {}).items()}
+    for what, name in [("table", table.get("table")), ("domain_column", table.get("domain_column")),
+                       *((f"columns.{k}", v) for k, v in columns.items())]:
+        if name is not None and not (isinstance(name, str) and SQL_IDENTIFIER.match(name)):
+            raise UserError(f"config {where}.{what} = {name!r} is not a plain SQL identifier (letters, digits, _)")
     unknown_columns = set(columns) - set(AUDIT_COLUMNS)
     if unknown_columns:
         raise UserError(f"config {where}.columns: unknown key(s) {sorted(unknown_columns)}; known: {list(AUDIT_COLUMNS)}")

@@ -68,14 +68,14 @@ def post(url: str, body: dict[str, Any], *, timeout: float = 5.0, attempts: int 
                                          headers={"Content-Type": "application/json", "User-Agent": "mfastats"})
         try:
             with urllib.request.urlopen(request, timeout=min(timeout, remaining)) as response:
-                if 200 <= response.status < 300:
+                if 200 <= (getattr(response, "status", None) or 0) < 300:
                     return True
         except urllib.error.HTTPError as exc:
             if exc.code < 500:
                 log.warning("webhook refused the message: HTTP %s", exc.code)
                 return False
             log.info("webhook attempt %d: HTTP %s", attempt, exc.code)
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
             log.info("webhook attempt %d failed: %s", attempt, exc)
         time.sleep(min(0.5 * attempt, max(deadline_seconds - (time.monotonic() - started), 0)))
     log.warning("webhook delivery failed after %d attempts", attempts)

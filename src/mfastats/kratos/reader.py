@@ -22,6 +22,7 @@ from mfastats.methods import FIRST_FACTOR_TYPES, KNOWN_TYPES, code, lookup_secre
 from mfastats.rows import AmrEntry, CredentialQuality, EnrollmentDay, IdentityProfile, SessionSummary
 
 STREAM_BATCH = 5_000
+MYSQL_QUERY_TIMEOUT_SECONDS = 1800
 
 
 def connect(dsn: Dsn) -> Engine:
@@ -37,7 +38,9 @@ def connect(dsn: Dsn) -> Engine:
     elif dsn.backend == "cockroachdb":
         connect_args = {"options": "-c default_transaction_read_only=on -c timezone=UTC", "connect_timeout": 10}
     elif dsn.backend in ("mysql", "mariadb"):
-        connect_args = {"connect_timeout": 10}
+        # PyMySQL's connect_timeout covers only the TCP connect; a server that accepts and never sends its
+        # handshake would block forever. read_timeout bounds the handshake; it is lifted after it below.
+        connect_args = {"connect_timeout": 10, "read_timeout": 10, "write_timeout": 60}
     engine = create_engine(dsn.url, connect_args=connect_args, pool_pre_ping=False)
     if dsn.backend in ("mysql", "mariadb"):
         @event.listens_for(engine, "connect")
@@ -45,6 +48,7 @@ def connect(dsn: Dsn) -> Engine:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute("SET SESSION TRANSACTION READ ONLY")
                 cursor.execute("SET time_zone = '+00:00'")
+            dbapi_connection._read_timeout = MYSQL_QUERY_TIMEOUT_SECONDS  # PyMySQL reads it before every read
     return engine
 
 
