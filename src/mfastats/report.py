@@ -73,6 +73,8 @@ class AuditFacts:
     failures: ChallengeFailures
     spike_windows: list[int] | None
     rows_without_identity: int
+    missing_timestamps: int
+    timestamps_after_as_of: int
 
 
 def build_report(settings: Settings, as_of: datetime, store: Store | None = None) -> Report:
@@ -178,10 +180,11 @@ def _read_audit(domain: DomainSettings, settings: Settings, as_of: datetime, zon
                 enrolled = list(zip(totp, webauthn, strict=True))
             failures, spike, without_identity = _read_failures(reader, audit, config, as_of, stepup_windows,
                                                                day_bounds, totals)
+            missing, after = reader.timestamp_quality(as_of)
             conn.rollback()
     finally:
         engine.dispose()
-    return AuditFacts(totals, recent, stepup_days, enrolled, failures, spike, without_identity)
+    return AuditFacts(totals, recent, stepup_days, enrolled, failures, spike, without_identity, missing, after)
 
 
 def _read_failures(reader: AuditReader, audit: AuditSettings, config: AlertSettings, as_of: datetime,
@@ -256,8 +259,10 @@ def assemble(domain: DomainSettings, settings: Settings, as_of: datetime, zone: 
         unknown_credential_types=quality.unknown_credential_types,
         malformed_amr=kratos.summary.malformed_amr,
         stepup_without_completed_at=steps.stepup_without_completed_at,
-        missing_timestamps=quality.missing_timestamps + steps.undated_aal2_entries,
-        timestamps_after_as_of=quality.enrollments_after_as_of + steps.steps_after_as_of,
+        missing_timestamps=quality.missing_timestamps + steps.undated_aal2_entries
+        + (audit.missing_timestamps if audit else 0),
+        timestamps_after_as_of=quality.enrollments_after_as_of + steps.steps_after_as_of
+        + (audit.timestamps_after_as_of if audit else 0),
         unknown_state=sum(p.count for p in kratos.profiles if p.state == "unknown"),
         audit_rows_without_identity=audit.rows_without_identity if audit else 0,
     )

@@ -131,6 +131,16 @@ class AuditReader:
                  f"AND {self._ts()} <= {self.d.timestamp_param('end')}")
         return int(self.conn.execute(text(query), params).scalar() or 0)
 
+    def timestamp_quality(self, as_of: datetime) -> tuple[int, int]:
+        """Rows whose time is missing or unreadable, and rows dated after `as_of`: left out, but counted."""
+        scope, params = self._scope()
+        params["as_of"] = self.d.bind_timestamp(as_naive_utc(as_of))
+        query = (f"SELECT SUM(CASE WHEN {self._ts()} IS NULL THEN 1 ELSE 0 END), "
+                 f"SUM(CASE WHEN {self._ts()} > {self.d.timestamp_param('as_of')} THEN 1 ELSE 0 END) "
+                 f"FROM {self.t.name} WHERE {scope}")
+        missing, after = self.conn.execute(text(query), params).one()
+        return int(missing or 0), int(after or 0)
+
     def earliest_event(self) -> datetime | None:
         scope, params = self._scope()
         query = f"SELECT MIN({self._ts()}) FROM {self.t.name} WHERE {scope}"

@@ -28,12 +28,14 @@ FieldKind = Literal["array", "string", "true", "null"]
 class ElementTest:
     """A condition on one element of a JSON array of objects.
 
-    `true`: the element's `field` is JSON `true`; `null_or_absent`: the field is missing or null;
-    `nonempty_string`: the field is a string other than "". Non-object elements never pass.
+    `object`: the element is an object (`field` unused); `true`: its `field` is JSON `true`;
+    `false_null_or_absent`: the field is false, null or missing; `null_or_absent`: null or missing;
+    `string`: any string; `nonempty_string`: a string other than "". Non-object elements never pass, so
+    callers can count wrong-shaped elements as all elements minus the well-formed ones.
     """
 
-    kind: Literal["true", "null_or_absent", "nonempty_string"]
-    field: str
+    kind: Literal["object", "true", "false_null_or_absent", "null_or_absent", "string", "nonempty_string"]
+    field: str = ""
 
 
 @dataclass(frozen=True)
@@ -201,11 +203,15 @@ class PostgresDialect(KratosDialect):
     def _element(self, test: ElementTest) -> str:
         value = f"(e.v -> '{test.field}')"
         is_object = "jsonb_typeof(e.v) = 'object'"
-        if test.kind == "true":
-            return f"({is_object} AND jsonb_typeof({value}) = 'boolean' AND {value} = 'true'::jsonb)"
-        if test.kind == "null_or_absent":
-            return f"({is_object} AND COALESCE(jsonb_typeof({value}), 'null') = 'null')"
-        return f"({is_object} AND jsonb_typeof({value}) = 'string' AND (e.v ->> '{test.field}') <> '')"
+        null_or_absent = f"COALESCE(jsonb_typeof({value}), 'null') = 'null'"
+        return "(" + is_object + {
+            "object": "",
+            "true": f" AND jsonb_typeof({value}) = 'boolean' AND {value} = 'true'::jsonb",
+            "false_null_or_absent": f" AND ({null_or_absent} OR {value} = 'false'::jsonb)",
+            "null_or_absent": f" AND {null_or_absent}",
+            "string": f" AND jsonb_typeof({value}) = 'string'",
+            "nonempty_string": f" AND jsonb_typeof({value}) = 'string' AND (e.v ->> '{test.field}') <> ''",
+        }[test.kind] + ")"
 
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS text)"
@@ -272,11 +278,16 @@ class MySQLDialect(KratosDialect):
     def _element(self, test: ElementTest) -> str:
         value = f"JSON_EXTRACT(e.v, '$.{test.field}')"
         is_object = "JSON_TYPE(e.v) = 'OBJECT'"
-        if test.kind == "true":
-            return f"({is_object} AND JSON_TYPE({value}) = 'BOOLEAN' AND JSON_UNQUOTE({value}) = 'true')"
-        if test.kind == "null_or_absent":
-            return f"({is_object} AND COALESCE(JSON_TYPE({value}), 'NULL') = 'NULL')"
-        return f"({is_object} AND JSON_TYPE({value}) = 'STRING' AND JSON_UNQUOTE({value}) <> '')"
+        null_or_absent = f"COALESCE(JSON_TYPE({value}), 'NULL') = 'NULL'"
+        return "(" + is_object + {
+            "object": "",
+            "true": f" AND JSON_TYPE({value}) = 'BOOLEAN' AND JSON_UNQUOTE({value}) = 'true'",
+            "false_null_or_absent": f" AND ({null_or_absent} OR (JSON_TYPE({value}) = 'BOOLEAN' "
+                                    f"AND JSON_UNQUOTE({value}) = 'false'))",
+            "null_or_absent": f" AND {null_or_absent}",
+            "string": f" AND JSON_TYPE({value}) = 'STRING'",
+            "nonempty_string": f" AND JSON_TYPE({value}) = 'STRING' AND JSON_UNQUOTE({value}) <> ''",
+        }[test.kind] + ")"
 
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS CHAR)"
@@ -344,12 +355,14 @@ class SQLiteDialect(KratosDialect):
     def _element(self, test: ElementTest) -> str:
         value_type = f"json_type(e.value, '$.{test.field}')"
         is_object = "e.type = 'object'"
-        if test.kind == "true":
-            return f"({is_object} AND {value_type} = 'true')"
-        if test.kind == "null_or_absent":
-            return f"({is_object} AND COALESCE({value_type}, 'null') = 'null')"
-        return (f"({is_object} AND {value_type} = 'text' "
-                f"AND json_extract(e.value, '$.{test.field}') <> '')")
+        return "(" + is_object + {
+            "object": "",
+            "true": f" AND {value_type} = 'true'",
+            "false_null_or_absent": f" AND COALESCE({value_type}, 'null') IN ('null', 'false')",
+            "null_or_absent": f" AND COALESCE({value_type}, 'null') = 'null'",
+            "string": f" AND {value_type} = 'text'",
+            "nonempty_string": f" AND {value_type} = 'text' AND json_extract(e.value, '$.{test.field}') <> ''",
+        }[test.kind] + ")"
 
     def amr_entries(self, column: str) -> AmrColumns:
         array = f"CASE WHEN {self.json_is_array(column)} THEN {column} ELSE '[]' END"

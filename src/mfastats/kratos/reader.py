@@ -249,7 +249,8 @@ class KratosReader:
     def session_summary(self) -> SessionSummary:
         if not self.caps.has_sessions:
             return SessionSummary(0, 0)
-        aal2 = "s.aal = 'aal2'" if self.caps.has("sessions", "aal") else "1 = 0"
+        # LOWER: MySQL's collation ignores case and the others do not; be the same everywhere.
+        aal2 = "LOWER(s.aal) = 'aal2'" if self.caps.has("sessions", "aal") else "1 = 0"
         if self.caps.has("sessions", "authentication_methods"):
             malformed = f"NOT {self.d.json_is_array('s.authentication_methods')}"
         else:
@@ -272,7 +273,7 @@ class KratosReader:
             SELECT s.id AS session_id, {session_aal} AS session_aal, {amr.method} AS method,
                    {amr.aal} AS aal, {amr.completed_at} AS completed_at
             FROM sessions s {amr.from_clause}
-            WHERE {self._owned_by_scope('s', 'sessions')} AND ({session_aal} = 'aal2' OR {mentions_aal2})
+            WHERE {self._owned_by_scope('s', 'sessions')} AND (LOWER({session_aal}) = 'aal2' OR {mentions_aal2})
             ORDER BY s.id"""
         result = self.conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(
             text(query), self._params())

@@ -1,12 +1,13 @@
 """Passkeys (`selfservice/strategy/passkey`): always a first factor, never MFA."""
 
-from mfastats.kratos.dialects import KratosDialect
+from mfastats.kratos.dialects import ElementTest, KratosDialect
 
 NAME = "passkey"
 
 
 def keys(d: KratosDialect, config: str) -> str:
-    return d.json_count(config, "credentials")
+    """Entries that are objects (keys); anything else in the list is no key."""
+    return d.json_count(config, "credentials", ElementTest("object"))
 
 
 def malformed(d: KratosDialect, config: str) -> str:
