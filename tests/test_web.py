@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from mfastats.cli import cli
+from mfastats.errors import UserError
 from mfastats.outputs.document import report_document
 from mfastats.report import build_report
 from mfastats.settings import Flags, load_settings
@@ -259,4 +260,7 @@ def test_token_policy() -> None:
     assert not is_loopback("0.0.0.0") and not is_loopback("10.0.0.1") and not is_loopback("example.com")
     token, generated = resolve_token(ServeOptions())
     assert generated and len(token) >= 32
-    assert resolve_token(ServeOptions(host="0.0.0.0", token="given-token")) == ("given-token", False)
+    assert resolve_token(ServeOptions(host="0.0.0.0", token="given-token-of-24-chars")) == ("given-token-of-24-chars", False)
+    with pytest.raises(UserError, match="at least 16 characters"):
+        resolve_token(ServeOptions(host="0.0.0.0", token="short"))
+    assert resolve_token(ServeOptions(host="127.0.0.1", token="short")) == ("short", False)

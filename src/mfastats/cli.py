@@ -7,6 +7,7 @@ Exit codes of `report`, `snapshot`, `serve` and `demo`: 0 ok; 1 usage or configu
 from __future__ import annotations
 
 import functools
+import io
 import logging
 import sys
 from collections.abc import Callable
@@ -269,14 +270,14 @@ def prometheus_rules(output: Path | None, stale_seconds: int) -> int:
 
 
 @cli.command()
-@click.argument("source", default="-", type=click.File("r", encoding="utf-8", errors="replace"))
+@click.argument("source", default="-")
 @click.option("--domain", required=True, help="Domain the events belong to (e.g. ciam).")
 @click.option("--kratos", "kratos_dsn", metavar="DSN",
               help="The domain's Kratos database: tells an added TOTP/WebAuthn factor from a removed one.")
 @click.option("--store", "store_dsn", metavar="DSN", help="History store to write to (default: user data folder).")
 @click.option("-v", "--verbose", count=True, help="Log progress.")
 @exits
-def ingest(source: Any, domain: str, kratos_dsn: str | None, store_dsn: str | None, verbose: int) -> int:
+def ingest(source: str, domain: str, kratos_dsn: str | None, store_dsn: str | None, verbose: int) -> int:
     """Ingest JSON lines (FILE or - for stdin): Ory events, OTLP span events, Kratos logs, login UI lines.
 
     Prints counts of accepted, duplicate, ignored and malformed lines; never stops on a bad line.
@@ -285,7 +286,17 @@ def ingest(source: Any, domain: str, kratos_dsn: str | None, store_dsn: str | No
         raise UserError(f"--domain {domain!r} must match [a-z][a-z0-9_]{{0,31}}")
     kratos = parse_dsn(kratos_dsn, what="--kratos") if kratos_dsn else None
     store = Store.open(parse_store_dsn(store_dsn) if store_dsn else default_store_dsn(), create=True)
-    counts = ingest_lines(source, store, domain, kratos)
+    if source == "-":
+        if sys.stdin is None or sys.stdin.closed:
+            raise UserError("ingest -: standard input is closed; give a file or pipe events in")
+        counts = ingest_lines(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace"), store, domain,
+                              kratos)
+    else:
+        try:
+            with open(source, encoding="utf-8", errors="replace") as lines:
+                counts = ingest_lines(lines, store, domain, kratos)
+        except OSError as exc:
+            raise UserError(f"ingest: cannot read {source!r}: {exc.strerror or exc}") from None
     click.echo(summary_json(counts))
     return EXIT_OK
 

@@ -29,6 +29,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 MIN_REFRESH_SECONDS = 5
 TOKEN_ENV = "MFASTATS_TOKEN"
+MIN_REMOTE_TOKEN_LENGTH = 16
 INGEST_TOKEN_ENV = "MFASTATS_INGEST_TOKEN"
 
 
@@ -48,7 +49,8 @@ def serve_options(command: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--host", default=DEFAULT_HOST, show_default=True,
                      help="Address to listen on; a non-loopback address needs a token."),
-        click.option("--port", type=int, default=DEFAULT_PORT, show_default=True, help="TCP port."),
+        click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True,
+                     help="TCP port."),
         click.option("--token", envvar=TOKEN_ENV, show_envvar=True,
                      help=f"Admin access token (prefer {TOKEN_ENV}: flags show in `ps`). "
                           "Without one on loopback, a random token is generated and printed."),
@@ -75,6 +77,9 @@ def is_loopback(host: str) -> bool:
 def resolve_token(options: ServeOptions) -> tuple[str, bool]:
     """The token to require, and whether it was generated here (then it must be shown to the admin)."""
     token = (options.token or "").strip()
+    if not is_loopback(options.host) and token and len(token) < MIN_REMOTE_TOKEN_LENGTH:
+        raise UserError(f"--host {options.host}: a token for a non-loopback address must be at least "
+                        f"{MIN_REMOTE_TOKEN_LENGTH} characters (e.g. openssl rand -base64 32)")
     if not is_loopback(options.host) and not token:
         raise UserError(
             f"--host {options.host}: refusing to listen on a non-loopback address without a token; "
