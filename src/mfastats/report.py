@@ -23,6 +23,7 @@ from mfastats.kratos.reader import KratosReader, Scope, connect
 from mfastats.metrics import enrollment as enrollment_metrics
 from mfastats.metrics.failures import failure_days, hints
 from mfastats.metrics.stepups import StepupQuality, derived_stepups
+from mfastats.metrics.trend import last_per_day
 from mfastats.model import (
     AllDomains,
     ChallengeFailures,
@@ -35,9 +36,9 @@ from mfastats.model import (
     Stepups,
     TrendPoint,
 )
-from mfastats.rows import CredentialQuality, EnrollmentDay, IdentityProfile, SessionSummary
+from mfastats.rows import CredentialQuality, EnrollmentDay, IdentityProfile, SessionSummary, Snapshot
 from mfastats.settings import STEPUP_DAYS, AlertSettings, AuditSettings, DomainSettings, Settings
-from mfastats.store.history import Snapshot, Store, last_per_day
+from mfastats.store.history import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

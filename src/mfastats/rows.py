@@ -7,7 +7,8 @@ type names, states and timestamps; never a `config` or `traits` value.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 
 
 @dataclass(frozen=True)
@@ -72,3 +73,14 @@ class AmrEntry:
     method: str | None
     aal: str | None
     completed_at: str | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Headline numbers of one stored snapshot (SPEC 5)."""
+
+    domain: str
+    as_of: datetime
+    enrolled: int | None
+    total: int | None
+    percent: Decimal | None

@@ -10,8 +10,8 @@ from decimal import Decimal
 
 from mfastats.metrics.failures import spike_threshold
 from mfastats.model import Alert, Enrollment, Stepups
+from mfastats.rows import Snapshot
 from mfastats.settings import AlertSettings
-from mfastats.store.history import Snapshot
 
 
 def below_target(enrollment: Enrollment) -> Alert:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from mfastats.dsn import Dsn
 from mfastats.errors import SourceError, UserError
 from mfastats.model import Report
 from mfastats.outputs.document import plain
+from mfastats.rows import Snapshot
 
 metadata = MetaData()
 schema_version = Table("mfastats_schema_version", metadata, Column("version", Integer, nullable=False))
@@ -93,15 +93,6 @@ def _create_v2_audit_events(conn: Connection) -> None:
 
 # Append-only: a new schema change is a new function here.
 MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1, _create_v2_audit_events]
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    domain: str
-    as_of: datetime
-    enrolled: int | None
-    total: int | None
-    percent: Decimal | None
 
 
 def default_store_dsn() -> Dsn:
@@ -202,11 +193,3 @@ class Store:
                                                          alert_states.c.alert == alert))
                 conn.execute(insert(alert_states).values(domain=domain, alert=alert, state=state,
                                                          changed_at=as_naive_utc(at)))
-
-
-def last_per_day(history: list[Snapshot], zone: tzinfo) -> dict[date, Snapshot]:
-    """The last snapshot of each local day (history is oldest first)."""
-    days: dict[date, Snapshot] = {}
-    for snapshot in history:
-        days[snapshot.as_of.astimezone(zone).date()] = snapshot
-    return days
