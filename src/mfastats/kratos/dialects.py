@@ -133,85 +133,119 @@ class KratosDialect:
         first = self.timestamp_param(f"{prefix}s{order[0]}")
         return f"(CASE WHEN {expression} {after_start} {first} THEN {tree(0, len(order))} END)", params
 
-    # JSON traits, overridden per dialect.
-    def json_is_object(self, column: str) -> str:
+    # JSON primitives: each dialect spells these few; everything below is built from them. ---------
+    _TYPE_NAMES: dict[str, str] = {}  # JSON kind -> what the dialect's type function returns
+    _EMPTY_ARRAY = "'[]'"
+    _LATERAL = ""
+
+    def _doc(self, column: str) -> str:
+        """The column as a JSON document."""
+        return column
+
+    def _valid(self, column: str) -> str | None:
+        """A test that the text is JSON, where the column type does not guarantee it."""
+        return None
+
+    def _type_at(self, doc: str, key: str | None = None) -> str:
+        """The JSON type of `doc` (or of its top-level `key`), NULL when absent."""
         raise NotImplementedError
+
+    def _value_at(self, doc: str, key: str) -> str:
+        raise NotImplementedError
+
+    def _text_at(self, doc: str, key: str) -> str:
+        """A string member as SQL text (unquoted)."""
+        raise NotImplementedError
+
+    def _elements(self, array: str) -> tuple[str, str, str]:
+        """FROM fragment unnesting `array`, the element as a document, and the element's own type."""
+        raise NotImplementedError
+
+    def _bool_at(self, doc: str, key: str, value: bool) -> str:
+        return f"({self._type_at(doc, key)} = '{self._TYPE_NAMES['boolean']}' AND {self._text_at(doc, key)} = " \
+               f"'{'true' if value else 'false'}')"
+
+    # JSON helpers the readers use. ------------------------------------------------------------
+    def _guard(self, column: str, predicate: str) -> str:
+        valid = self._valid(column)
+        return f"(CASE WHEN {valid} THEN {predicate} ELSE 0 END)" if valid else f"({predicate})"
+
+    def _is(self, doc: str, key: str | None, kind: str) -> str:
+        return f"{self._type_at(doc, key)} = '{self._TYPE_NAMES[kind]}'"
+
+    def _absent_or_null(self, doc: str, key: str) -> str:
+        null = self._TYPE_NAMES["null"]
+        return f"COALESCE({self._type_at(doc, key)}, '{null}') = '{null}'"
+
+    def json_is_object(self, column: str) -> str:
+        return self._guard(column, self._is(self._doc(column), None, "object"))
 
     def json_is_array(self, column: str) -> str:
-        raise NotImplementedError
+        return self._guard(column, self._is(self._doc(column), None, "array"))
 
     def json_field_is(self, column: str, key: str, kind: FieldKind) -> str:
-        raise NotImplementedError
-
-    def json_field_text(self, column: str, key: str) -> str:
-        raise NotImplementedError
-
-    def json_count(self, column: str, key: str, test: ElementTest | None = None) -> str:
-        raise NotImplementedError
-
-
-    def amr_entries(self, column: str) -> AmrColumns:
-        raise NotImplementedError
-
-    # Built from the traits above.
-    def json_field_wrong_type(self, column: str, key: str, kind: FieldKind) -> str:
-        """The key holds a value that is neither null nor of `kind`: a malformed config (SPEC 2.1)."""
-        return (
-            f"({self.json_is_object(column)} AND {self.json_field_has_value(column, key)} "
-            f"AND NOT ({self.json_field_is(column, key, kind)}))"
-        )
+        doc = self._doc(column)
+        test = self._bool_at(doc, key, True) if kind == "true" else self._is(doc, key, kind)
+        return self._guard(column, test)
 
     def json_field_has_value(self, column: str, key: str) -> str:
-        raise NotImplementedError
+        return self._guard(column, f"NOT {self._absent_or_null(self._doc(column), key)}")
+
+    def json_field_wrong_type(self, column: str, key: str, kind: FieldKind) -> str:
+        """The key holds a value that is neither null nor of `kind`: a malformed config (SPEC 2.1)."""
+        return (f"({self.json_is_object(column)} AND {self.json_field_has_value(column, key)} "
+                f"AND NOT ({self.json_field_is(column, key, kind)}))")
+
+    def json_field_text(self, column: str, key: str) -> str:
+        return f"(CASE WHEN {self.json_field_is(column, key, 'string')} THEN {self._text_at(self._doc(column), key)} END)"
+
+    def json_count(self, column: str, key: str, test: ElementTest | None = None) -> str:
+        """Elements of the array at `key` (passing `test`); 0 when there is no such array."""
+        array = (f"CASE WHEN {self.json_field_is(column, key, 'array')} "
+                 f"THEN {self._value_at(self._doc(column), key)} ELSE {self._EMPTY_ARRAY} END")
+        source, element, element_type = self._elements(array)
+        where = f" WHERE {self._element(test, element, element_type)}" if test else ""
+        return f"(SELECT COUNT(*) FROM {source}{where})"
+
+    def _element(self, test: ElementTest, element: str, element_type: str) -> str:
+        is_object = f"{element_type} = '{self._TYPE_NAMES['object']}'"
+        field = test.field
+        string = self._is(element, field, "string")
+        condition = {
+            "object": None,
+            "true": self._bool_at(element, field, True),
+            "false_null_or_absent": f"({self._absent_or_null(element, field)} OR {self._bool_at(element, field, False)})",
+            "null_or_absent": self._absent_or_null(element, field),
+            "string": string,
+            "nonempty_string": f"{string} AND {self._text_at(element, field)} <> ''",
+        }[test.kind]
+        # The object test comes first: SQLite evaluates AND left to right and json_type() raises on an
+        # element that is a bare string.
+        return f"({is_object} AND {condition})" if condition else f"({is_object})"
+
+    def amr_entries(self, column: str) -> AmrColumns:
+        """Unnest session AMR, keeping only `method`, `aal` and `completed_at` strings."""
+        array = f"CASE WHEN {self.json_is_array(column)} THEN {self._doc(column)} ELSE {self._EMPTY_ARRAY} END"
+        source, element, element_type = self._elements(array)
+        is_object = f"{element_type} = '{self._TYPE_NAMES['object']}'"
+
+        def text(field: str) -> str:
+            return (f"CASE WHEN {is_object} AND {self._is(element, field, 'string')} "
+                    f"THEN {self._text_at(element, field)} END")
+
+        return AmrColumns(f"CROSS JOIN {self._LATERAL}{source}", text("method"), text("aal"), text("completed_at"))
 
 
 class PostgresDialect(KratosDialect):
-    """PostgreSQL and CockroachDB: `jsonb` columns, native `uuid`, naive `timestamp`."""
+    """PostgreSQL and CockroachDB: `jsonb` columns (always valid JSON), native `uuid`, naive `timestamp`."""
 
     name = "postgresql"
-
-    def _j(self, column: str) -> str:
-        return f"CAST({column} AS jsonb)"
+    _TYPE_NAMES = {"object": "object", "array": "array", "string": "string", "null": "null", "boolean": "boolean"}
+    _EMPTY_ARRAY = "'[]'::jsonb"
+    _LATERAL = "LATERAL "
 
     def timestamp_param(self, name: str) -> str:
         return f"CAST(:{name} AS timestamp)"
-
-    def json_is_object(self, column: str) -> str:
-        return f"(jsonb_typeof({self._j(column)}) = 'object')"
-
-    def json_is_array(self, column: str) -> str:
-        return f"(jsonb_typeof({self._j(column)}) = 'array')"
-
-    def json_field_is(self, column: str, key: str, kind: FieldKind) -> str:
-        value = f"({self._j(column)} -> '{key}')"
-        if kind == "true":
-            return f"(jsonb_typeof({value}) = 'boolean' AND {value} = 'true'::jsonb)"
-        return f"(jsonb_typeof({value}) = '{kind}')"
-
-    def json_field_has_value(self, column: str, key: str) -> str:
-        return f"(COALESCE(jsonb_typeof({self._j(column)} -> '{key}'), 'null') <> 'null')"
-
-    def json_field_text(self, column: str, key: str) -> str:
-        return f"(CASE WHEN {self.json_field_is(column, key, 'string')} THEN {self._j(column)} ->> '{key}' END)"
-
-    def json_count(self, column: str, key: str, test: ElementTest | None = None) -> str:
-        array = (f"CASE WHEN {self.json_field_is(column, key, 'array')} "
-                 f"THEN {self._j(column)} -> '{key}' ELSE '[]'::jsonb END")
-        where = f" WHERE {self._element(test)}" if test else ""
-        return f"(SELECT COUNT(*) FROM jsonb_array_elements({array}) AS e(v){where})"
-
-    def _element(self, test: ElementTest) -> str:
-        value = f"(e.v -> '{test.field}')"
-        is_object = "jsonb_typeof(e.v) = 'object'"
-        null_or_absent = f"COALESCE(jsonb_typeof({value}), 'null') = 'null'"
-        return "(" + is_object + {
-            "object": "",
-            "true": f" AND jsonb_typeof({value}) = 'boolean' AND {value} = 'true'::jsonb",
-            "false_null_or_absent": f" AND ({null_or_absent} OR {value} = 'false'::jsonb)",
-            "null_or_absent": f" AND {null_or_absent}",
-            "string": f" AND jsonb_typeof({value}) = 'string'",
-            "nonempty_string": f" AND jsonb_typeof({value}) = 'string' AND (e.v ->> '{test.field}') <> ''",
-        }[test.kind] + ")"
 
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS text)"
@@ -219,15 +253,20 @@ class PostgresDialect(KratosDialect):
     def uuid_shaped(self, expression: str) -> str:
         return f"({expression} ~* '{_UUID_REGEX}')"
 
-    def amr_entries(self, column: str) -> AmrColumns:
-        array = f"CASE WHEN {self.json_is_array(column)} THEN {self._j(column)} ELSE '[]'::jsonb END"
+    def _doc(self, column: str) -> str:
+        return f"CAST({column} AS jsonb)"
 
-        def text(field: str) -> str:
-            return (f"CASE WHEN jsonb_typeof(e.v) = 'object' AND jsonb_typeof(e.v -> '{field}') = 'string' "
-                    f"THEN e.v ->> '{field}' END")
+    def _type_at(self, doc: str, key: str | None = None) -> str:
+        return f"jsonb_typeof({doc})" if key is None else f"jsonb_typeof({doc} -> '{key}')"
 
-        return AmrColumns(f"CROSS JOIN LATERAL jsonb_array_elements({array}) AS e(v)",
-                          text("method"), text("aal"), text("completed_at"))
+    def _value_at(self, doc: str, key: str) -> str:
+        return f"({doc} -> '{key}')"
+
+    def _text_at(self, doc: str, key: str) -> str:
+        return f"({doc} ->> '{key}')"
+
+    def _elements(self, array: str) -> tuple[str, str, str]:
+        return f"jsonb_array_elements({array}) AS e(v)", "e.v", "jsonb_typeof(e.v)"
 
 
 class MySQLDialect(KratosDialect):
@@ -238,56 +277,7 @@ class MySQLDialect(KratosDialect):
     """
 
     name = "mysql"
-
-    def _valid(self, column: str) -> str:
-        return f"JSON_VALID({column})"
-
-    def _type(self, value: str) -> str:
-        return f"JSON_TYPE({value})"
-
-    def json_is_object(self, column: str) -> str:
-        return f"(CASE WHEN {self._valid(column)} THEN {self._type(column)} = 'OBJECT' ELSE 0 END)"
-
-    def json_is_array(self, column: str) -> str:
-        return f"(CASE WHEN {self._valid(column)} THEN {self._type(column)} = 'ARRAY' ELSE 0 END)"
-
-    def _field(self, column: str, key: str) -> str:
-        return f"JSON_EXTRACT({column}, '$.{key}')"
-
-    def json_field_is(self, column: str, key: str, kind: FieldKind) -> str:
-        value = self._field(column, key)
-        if kind == "true":
-            test = f"{self._type(value)} = 'BOOLEAN' AND JSON_UNQUOTE({value}) = 'true'"
-        else:
-            test = f"{self._type(value)} = '{kind.upper()}'"
-        return f"(CASE WHEN {self._valid(column)} THEN {test} ELSE 0 END)"
-
-    def json_field_has_value(self, column: str, key: str) -> str:
-        value = self._field(column, key)
-        return f"(CASE WHEN {self._valid(column)} THEN COALESCE({self._type(value)}, 'NULL') <> 'NULL' ELSE 0 END)"
-
-    def json_field_text(self, column: str, key: str) -> str:
-        return f"(CASE WHEN {self.json_field_is(column, key, 'string')} THEN JSON_UNQUOTE({self._field(column, key)}) END)"
-
-    def json_count(self, column: str, key: str, test: ElementTest | None = None) -> str:
-        array = (f"CASE WHEN {self.json_field_is(column, key, 'array')} "
-                 f"THEN {self._field(column, key)} ELSE '[]' END")
-        where = f" WHERE {self._element(test)}" if test else ""
-        return f"(SELECT COUNT(*) FROM JSON_TABLE({array}, '$[*]' COLUMNS (v JSON PATH '$')) AS e{where})"
-
-    def _element(self, test: ElementTest) -> str:
-        value = f"JSON_EXTRACT(e.v, '$.{test.field}')"
-        is_object = "JSON_TYPE(e.v) = 'OBJECT'"
-        null_or_absent = f"COALESCE(JSON_TYPE({value}), 'NULL') = 'NULL'"
-        return "(" + is_object + {
-            "object": "",
-            "true": f" AND JSON_TYPE({value}) = 'BOOLEAN' AND JSON_UNQUOTE({value}) = 'true'",
-            "false_null_or_absent": f" AND ({null_or_absent} OR (JSON_TYPE({value}) = 'BOOLEAN' "
-                                    f"AND JSON_UNQUOTE({value}) = 'false'))",
-            "null_or_absent": f" AND {null_or_absent}",
-            "string": f" AND JSON_TYPE({value}) = 'STRING'",
-            "nonempty_string": f" AND JSON_TYPE({value}) = 'STRING' AND JSON_UNQUOTE({value}) <> ''",
-        }[test.kind] + ")"
+    _TYPE_NAMES = {"object": "OBJECT", "array": "ARRAY", "string": "STRING", "null": "NULL", "boolean": "BOOLEAN"}
 
     def as_text(self, expression: str) -> str:
         return f"CAST({expression} AS CHAR)"
@@ -295,19 +285,29 @@ class MySQLDialect(KratosDialect):
     def uuid_shaped(self, expression: str) -> str:
         return f"({expression} REGEXP '{_UUID_REGEX}')"
 
-    def amr_entries(self, column: str) -> AmrColumns:
-        array = f"CASE WHEN {self.json_is_array(column)} THEN {column} ELSE '[]' END"
-        columns = ("method VARCHAR(64) PATH '$.method', aal VARCHAR(16) PATH '$.aal', "
-                   "completed_at VARCHAR(64) PATH '$.completed_at'")
-        return AmrColumns(f"CROSS JOIN JSON_TABLE({array}, '$[*]' COLUMNS ({columns})) AS e",
-                          "e.method", "e.aal", "e.completed_at")
+    def _valid(self, column: str) -> str | None:
+        return f"JSON_VALID({column})"
+
+    def _type_at(self, doc: str, key: str | None = None) -> str:
+        return f"JSON_TYPE({doc})" if key is None else f"JSON_TYPE({self._value_at(doc, key)})"
+
+    def _value_at(self, doc: str, key: str) -> str:
+        return f"JSON_EXTRACT({doc}, '$.{key}')"
+
+    def _text_at(self, doc: str, key: str) -> str:
+        return f"JSON_UNQUOTE({self._value_at(doc, key)})"
+
+    def _elements(self, array: str) -> tuple[str, str, str]:
+        return f"JSON_TABLE({array}, '$[*]' COLUMNS (v JSON PATH '$')) AS e", "e.v", "JSON_TYPE(e.v)"
 
 
 class SQLiteDialect(KratosDialect):
     """SQLite: JSON is plain TEXT (invalid JSON can exist), UUIDs are case-sensitive text, and
-    timestamps are text that `datetime()` normalises to `YYYY-MM-DD HH:MM:SS` UTC."""
+    timestamps are text in several layouts that `strftime()` normalises to UTC."""
 
     name = "sqlite"
+    # json_type() names booleans by value ('true' / 'false') and strings 'text'.
+    _TYPE_NAMES = {"object": "object", "array": "array", "string": "text", "null": "null"}
 
     def uuid_key(self, column: str) -> str:
         return f"LOWER({column})"
@@ -323,56 +323,23 @@ class SQLiteDialect(KratosDialect):
     def uuid_shaped(self, expression: str) -> str:
         return f"(LOWER({expression}) GLOB '{_UUID_GLOB}')"
 
-    def _valid(self, column: str) -> str:
+    def _valid(self, column: str) -> str | None:
         return f"json_valid({column})"
 
-    def json_is_object(self, column: str) -> str:
-        return f"(CASE WHEN {self._valid(column)} THEN json_type({column}) = 'object' ELSE 0 END)"
+    def _type_at(self, doc: str, key: str | None = None) -> str:
+        return f"json_type({doc})" if key is None else f"json_type({doc}, '$.{key}')"
 
-    def json_is_array(self, column: str) -> str:
-        return f"(CASE WHEN {self._valid(column)} THEN json_type({column}) = 'array' ELSE 0 END)"
+    def _value_at(self, doc: str, key: str) -> str:
+        return f"json_extract({doc}, '$.{key}')"
 
-    _KINDS = {"array": "'array'", "string": "'text'", "true": "'true'", "null": "'null'"}
+    def _text_at(self, doc: str, key: str) -> str:
+        return self._value_at(doc, key)
 
-    def json_field_is(self, column: str, key: str, kind: FieldKind) -> str:
-        return (f"(CASE WHEN {self._valid(column)} THEN json_type({column}, '$.{key}') = {self._KINDS[kind]} "
-                "ELSE 0 END)")
+    def _bool_at(self, doc: str, key: str, value: bool) -> str:
+        return f"({self._type_at(doc, key)} = '{'true' if value else 'false'}')"
 
-    def json_field_has_value(self, column: str, key: str) -> str:
-        return (f"(CASE WHEN {self._valid(column)} THEN COALESCE(json_type({column}, '$.{key}'), 'null') "
-                "<> 'null' ELSE 0 END)")
-
-    def json_field_text(self, column: str, key: str) -> str:
-        return (f"(CASE WHEN {self.json_field_is(column, key, 'string')} "
-                f"THEN json_extract({column}, '$.{key}') END)")
-
-    def json_count(self, column: str, key: str, test: ElementTest | None = None) -> str:
-        array = (f"CASE WHEN {self.json_field_is(column, key, 'array')} "
-                 f"THEN json_extract({column}, '$.{key}') ELSE '[]' END")
-        where = f" WHERE {self._element(test)}" if test else ""
-        return f"(SELECT COUNT(*) FROM json_each({array}) AS e{where})"
-
-    def _element(self, test: ElementTest) -> str:
-        value_type = f"json_type(e.value, '$.{test.field}')"
-        is_object = "e.type = 'object'"
-        return "(" + is_object + {
-            "object": "",
-            "true": f" AND {value_type} = 'true'",
-            "false_null_or_absent": f" AND COALESCE({value_type}, 'null') IN ('null', 'false')",
-            "null_or_absent": f" AND COALESCE({value_type}, 'null') = 'null'",
-            "string": f" AND {value_type} = 'text'",
-            "nonempty_string": f" AND {value_type} = 'text' AND json_extract(e.value, '$.{test.field}') <> ''",
-        }[test.kind] + ")"
-
-    def amr_entries(self, column: str) -> AmrColumns:
-        array = f"CASE WHEN {self.json_is_array(column)} THEN {column} ELSE '[]' END"
-
-        def text(field: str) -> str:
-            return (f"CASE WHEN e.type = 'object' AND json_type(e.value, '$.{field}') = 'text' "
-                    f"THEN json_extract(e.value, '$.{field}') END")
-
-        return AmrColumns(f"CROSS JOIN json_each({array}) AS e",
-                          text("method"), text("aal"), text("completed_at"))
+    def _elements(self, array: str) -> tuple[str, str, str]:
+        return f"json_each({array}) AS e", "e.value", "e.type"
 
 
 def dialect_for(backend: str) -> KratosDialect:
