@@ -243,7 +243,7 @@ SEED_SHAPE = [
 
 def create_audit_table(cur: psycopg.Cursor, url: str) -> None:
     try:  # the audit writer of the demo package, if present: the exact SDK DDL
-        from mfastats.demo.audit_schema import create_audit_table as create
+        from mfastats.audit.tables import create_audit_table as create
         engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
         with engine.begin() as conn:
             create(conn, shape="sdk", table=AUDIT_TABLE)

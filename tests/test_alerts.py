@@ -19,15 +19,14 @@ from reporthelp import PASSWORD, TOTP, new_ids
 from sqlalchemy import create_engine
 
 from mfastats.alerts import rules
+from mfastats.audit.tables import AuditEvent, write_audit
 from mfastats.cli import cli
-from mfastats.demo.audit_schema import AuditEvent, write_audit
 from mfastats.demo.kratos_schema import Credential, Identity, Session, write_kratos
 from mfastats.metrics.enrollment import enrollment
 from mfastats.metrics.failures import spike_threshold
 from mfastats.model import Enrollment, StepupDay, Stepups
-from mfastats.rows import IdentityProfile
+from mfastats.rows import IdentityProfile, Snapshot
 from mfastats.settings import AlertSettings
-from mfastats.store.history import Snapshot
 
 CONFIG = AlertSettings()
 AS_OF = datetime(2024, 5, 8, 12, 0, 0, tzinfo=UTC)

@@ -18,9 +18,9 @@ from dbservers import KratosDb
 from reporthelp import PASSWORD, TOTP, assert_stepup_days, new_ids, thirty_days
 from sqlalchemy import text
 
+from mfastats.audit.tables import AuditEvent, write_audit
 from mfastats.cli import cli
 from mfastats.clock import format_time
-from mfastats.demo.audit_schema import AuditEvent, write_audit
 from mfastats.demo.kratos_schema import Credential, Identity, write_kratos
 from mfastats.outputs.document import report_document
 from mfastats.report import build_report

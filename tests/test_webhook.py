@@ -25,8 +25,8 @@ from click.testing import CliRunner
 from reporthelp import PASSWORD, TOTP, new_ids
 from sqlalchemy import create_engine
 
+from mfastats.audit.tables import AuditEvent, write_audit
 from mfastats.cli import cli
-from mfastats.demo.audit_schema import AuditEvent, write_audit
 from mfastats.demo.kratos_schema import Credential, Identity, Session, write_kratos
 
 QUIET = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)

@@ -24,7 +24,7 @@ from mfastats.alerts.notify import notify
 from mfastats.clock import format_time, parse_as_of
 from mfastats.dsn import parse_dsn
 from mfastats.errors import EXIT_DOMAIN_FAILED, EXIT_OK, EXIT_USAGE, MfastatsError, UserError
-from mfastats.ingest.pipeline import ingest_lines, summary_json
+from mfastats.ingest.pipeline import Sink, StoreSink, ingest_lines, summary_json
 from mfastats.model import Report
 from mfastats.outputs.csv import render_csv
 from mfastats.outputs.document import render_json, report_document
@@ -275,9 +275,12 @@ def prometheus_rules(output: Path | None, stale_seconds: int) -> int:
 @click.option("--kratos", "kratos_dsn", metavar="DSN",
               help="The domain's Kratos database: tells an added TOTP/WebAuthn factor from a removed one.")
 @click.option("--store", "store_dsn", metavar="DSN", help="History store to write to (default: user data folder).")
+@click.option("--audit", "audit_dsn", metavar="DSN",
+              help="Write to this Olympus audit database instead (NAME_security_audit_log or security_audit).")
 @click.option("-v", "--verbose", count=True, help="Log progress.")
 @exits
-def ingest(source: str, domain: str, kratos_dsn: str | None, store_dsn: str | None, verbose: int) -> int:
+def ingest(source: str, domain: str, kratos_dsn: str | None, store_dsn: str | None, audit_dsn: str | None,
+           verbose: int) -> int:
     """Ingest JSON lines (FILE or - for stdin): Ory events, OTLP span events, Kratos logs, login UI lines.
 
     Prints counts of accepted, duplicate, ignored and malformed lines; never stops on a bad line.
@@ -285,16 +288,21 @@ def ingest(source: str, domain: str, kratos_dsn: str | None, store_dsn: str | No
     if not DOMAIN_NAME.match(domain):
         raise UserError(f"--domain {domain!r} must match [a-z][a-z0-9_]{{0,31}}")
     kratos = parse_dsn(kratos_dsn, what="--kratos") if kratos_dsn else None
-    store = Store.open(parse_store_dsn(store_dsn) if store_dsn else default_store_dsn(), create=True)
+    if audit_dsn:
+        from mfastats.ingest.olympus import AuditTableSink
+
+        sink: Sink = AuditTableSink(parse_dsn(audit_dsn, what="--audit", writable=True))
+    else:
+        sink = StoreSink(Store.open(parse_store_dsn(store_dsn) if store_dsn else default_store_dsn(), create=True))
     if source == "-":
         if sys.stdin is None or sys.stdin.closed:
             raise UserError("ingest -: standard input is closed; give a file or pipe events in")
-        counts = ingest_lines(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace"), store, domain,
+        counts = ingest_lines(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace"), sink, domain,
                               kratos)
     else:
         try:
             with open(source, encoding="utf-8", errors="replace") as lines:
-                counts = ingest_lines(lines, store, domain, kratos)
+                counts = ingest_lines(lines, sink, domain, kratos)
         except OSError as exc:
             raise UserError(f"ingest: cannot read {source!r}: {exc.strerror or exc}") from None
     click.echo(summary_json(counts))

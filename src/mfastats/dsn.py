@@ -43,7 +43,7 @@ class Dsn:
         return f"Dsn({self})"
 
 
-def parse_dsn(text: str, *, what: str, must_exist: bool = True) -> Dsn:
+def parse_dsn(text: str, *, what: str, must_exist: bool = True, writable: bool = False) -> Dsn:
     """Parse a DSN given for `what` (e.g. "--kratos ciam"). SQLite files must exist: we never create one."""
     raw = text.strip()
     if raw and "://" not in raw and raw.endswith((".sqlite", ".sqlite3", ".db")):
@@ -60,7 +60,7 @@ def parse_dsn(text: str, *, what: str, must_exist: bool = True) -> Dsn:
     except (ArgumentError, ValueError) as exc:
         raise UserError(f"{what}: cannot parse database URL {_mask(raw)!r}: {exc}") from None
     if url.get_backend_name() == "sqlite":
-        url = _read_only_sqlite(url, what=what, must_exist=must_exist)
+        url = _sqlite_file(url, what=what, must_exist=must_exist, writable=writable)
     elif url.get_backend_name() not in ("postgresql", "mysql", "mariadb", "cockroachdb"):
         raise UserError(
             f"{what}: unsupported database {url.get_backend_name()!r}; "
@@ -69,7 +69,8 @@ def parse_dsn(text: str, *, what: str, must_exist: bool = True) -> Dsn:
     return Dsn(url)
 
 
-def _read_only_sqlite(url: URL, *, what: str, must_exist: bool) -> URL:
+def _sqlite_file(url: URL, *, what: str, must_exist: bool, writable: bool) -> URL:
+    """An existing SQLite file, opened read-only unless `writable` (an ingest target, never Kratos)."""
     database = url.database or ""
     if database.startswith("file:"):
         path = Path(database[len("file:"):].split("?", 1)[0])
@@ -79,6 +80,8 @@ def _read_only_sqlite(url: URL, *, what: str, must_exist: bool) -> URL:
         path = Path(database)
     if must_exist and not path.is_file():
         raise UserError(f"{what}: SQLite file {str(path)!r} does not exist (mfastats never creates one)")
+    if writable:
+        return URL.create("sqlite", database=str(path.resolve()))
     return URL.create("sqlite", database=f"file:{path.resolve()}", query={"mode": "ro", "uri": "true"})
 
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, insert
 
+from mfastats.audit.tables import AuditEvent, write_audit
 from mfastats.clock import as_naive_utc
-from mfastats.demo.audit_schema import AuditEvent, write_audit
 from mfastats.model import Report
 from mfastats.outputs.document import plain
 from mfastats.store.history import Store, snapshots

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy import insert, select
 
@@ -33,11 +34,39 @@ class IngestCounts:
                 "malformed": self.malformed, "reasons": dict(self.reasons.most_common())}
 
 
+class Sink(Protocol):
+    """Where normalised events go; `write` stores the events whose key it does not hold yet and says how many."""
+
+    def write(self, domain: str, events: list[Event]) -> int: ...
+
+
+class StoreSink:
+    """mfastats' own store (`mfastats_audit_events`), the default."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def write(self, domain: str, events: list[Event]) -> int:
+        with self.store.engine.begin() as conn:
+            keys = [e.dedupe_key for e in events]
+            existing = {row[0] for row in conn.execute(
+                select(audit_events.c.dedupe_key).where(audit_events.c.domain == domain,
+                                                        audit_events.c.dedupe_key.in_(keys)))}
+            received = as_naive_utc(datetime.now(UTC))
+            rows = [{"domain": domain, "event_type": e.event_type, "identity_id": e.identity_id,
+                     "source_ip": e.source_ip, "method": e.method, "created_at": as_naive_utc(e.created_at),
+                     "received_at": received, "dedupe_key": e.dedupe_key}
+                    for e in events if e.dedupe_key not in existing]
+            if rows:
+                conn.execute(insert(audit_events), rows)
+        return len(rows)
+
+
 class Ingestor:
     """Collects outcomes in batches; decides enrollments against Kratos; writes idempotently."""
 
-    def __init__(self, store: Store, domain: str, kratos: Dsn | None) -> None:
-        self.store = store
+    def __init__(self, sink: Sink, domain: str, kratos: Dsn | None) -> None:
+        self.sink = sink
         self.domain = domain
         self.kratos = kratos
         self.counts = IngestCounts()
@@ -72,24 +101,11 @@ class Ingestor:
         events, self.pending = self._decide_enrollments(self.pending), []
         if not events:
             return
-        with self.store.engine.begin() as conn:
-            keys = {e.dedupe_key for e in events}
-            existing = {row[0] for row in conn.execute(
-                select(audit_events.c.dedupe_key).where(audit_events.c.domain == self.domain,
-                                                        audit_events.c.dedupe_key.in_(keys)))}
-            rows, seen = [], set(existing)
-            received = as_naive_utc(datetime.now(UTC))
-            for e in events:
-                if e.dedupe_key in seen:
-                    self.counts.duplicate += 1
-                    continue
-                seen.add(e.dedupe_key)
-                rows.append({"domain": self.domain, "event_type": e.event_type, "identity_id": e.identity_id,
-                             "source_ip": e.source_ip, "method": e.method, "created_at": as_naive_utc(e.created_at),
-                             "received_at": received, "dedupe_key": e.dedupe_key})
-            if rows:
-                conn.execute(insert(audit_events), rows)
-            self.counts.accepted += len(rows)
+        unique = list({e.dedupe_key: e for e in events}.values())
+        self.counts.duplicate += len(events) - len(unique)
+        accepted = self.sink.write(self.domain, unique)
+        self.counts.accepted += accepted
+        self.counts.duplicate += len(unique) - accepted
 
     def _decide_enrollments(self, events: list[Event]) -> list[Event]:
         """SettingsSucceeded means added or removed: keep it only if the factor is usable now."""
@@ -121,8 +137,8 @@ class Ingestor:
         return kept
 
 
-def ingest_lines(lines: Iterable[str], store: Store, domain: str, kratos: Dsn | None) -> IngestCounts:
-    ingestor = Ingestor(store, domain, kratos)
+def ingest_lines(lines: Iterable[str], sink: Sink, domain: str, kratos: Dsn | None) -> IngestCounts:
+    ingestor = Ingestor(sink, domain, kratos)
     for line in lines:
         ingestor.add_line(line)
     ingestor.flush()

@@ -25,9 +25,12 @@ STREAM_BATCH = 5_000
 MYSQL_QUERY_TIMEOUT_SECONDS = 1800
 
 
-def connect(dsn: Dsn) -> Engine:
+def connect(dsn: Dsn, *, read_only: bool = True) -> Engine:
     """An engine whose every session is read-only and in UTC, so naive-UTC bounds compare correctly with
-    `timestamptz` (PostgreSQL) and `TIMESTAMP` (MySQL) columns whatever the server's time zone."""
+    `timestamptz` (PostgreSQL) and `TIMESTAMP` (MySQL) columns whatever the server's time zone.
+
+    `read_only=False` only for an audit table explicitly configured as the ingest target; a Kratos
+    database is always opened read-only."""
     connect_args: dict[str, object] = {}
     if dsn.backend == "postgresql":
         # jit=off: the config checks give these queries high cost estimates, so PostgreSQL JIT-compiles
@@ -41,12 +44,15 @@ def connect(dsn: Dsn) -> Engine:
         # PyMySQL's connect_timeout covers only the TCP connect; a server that accepts and never sends its
         # handshake would block forever. read_timeout bounds the handshake; it is lifted after it below.
         connect_args = {"connect_timeout": 10, "read_timeout": 10, "write_timeout": 60}
+    if not read_only and "options" in connect_args:
+        connect_args["options"] = str(connect_args["options"]).replace("-c default_transaction_read_only=on ", "")
     engine = create_engine(dsn.url, connect_args=connect_args, pool_pre_ping=False)
     if dsn.backend in ("mysql", "mariadb"):
         @event.listens_for(engine, "connect")
         def _read_only_utc(dbapi_connection, _record):  # noqa: ANN001 - DB-API objects
             with dbapi_connection.cursor() as cursor:
-                cursor.execute("SET SESSION TRANSACTION READ ONLY")
+                if read_only:
+                    cursor.execute("SET SESSION TRANSACTION READ ONLY")
                 cursor.execute("SET time_zone = '+00:00'")
             dbapi_connection._read_timeout = MYSQL_QUERY_TIMEOUT_SECONDS  # PyMySQL reads it before every read
     return engine

@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from mfastats.dsn import Dsn
-from mfastats.ingest.pipeline import Ingestor
+from mfastats.ingest.pipeline import Ingestor, StoreSink
 from mfastats.store.history import Store
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000
@@ -58,7 +58,7 @@ def add_ingest_route(app: FastAPI, endpoint: IngestEndpoint, error: Callable[...
             return error(400, "body is not JSON: send one event object or a list of events")
 
         def run() -> dict[str, object]:
-            ingestor = Ingestor(endpoint.store, domain, endpoint.kratos[domain])
+            ingestor = Ingestor(StoreSink(endpoint.store), domain, endpoint.kratos[domain])
             ingestor.add_body(document)
             ingestor.flush()
             return ingestor.counts.as_dict()

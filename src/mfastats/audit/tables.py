@@ -1,6 +1,6 @@
-"""Write Olympus security-audit tables, in both shapes, for the demo, the tests and the benchmarks.
-
-mfastats only *reads* audit tables (SPEC 2.2). Two shapes exist in the wild:
+"""Write Olympus security-audit tables, in both shapes: for `mfastats ingest --audit` (the one place
+mfastats writes to an audit table, when explicitly configured as the ingest target), the demo, the tests
+and the benchmarks. Two shapes exist in the wild (SPEC 2.2):
 
 * ``sdk``: what the Olympus SDK really writes, one table per domain, ``<domain>_security_audit_log``
   (``id bigserial, event_type, identifier, identity_id text, admin_identity_id, metadata jsonb,
@@ -38,7 +38,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -66,8 +66,10 @@ class AuditEvent:
     identity_id: str | None
     ip: str | None = None
     domain: str = "ciam"
-    identifier: str = "user@example.com"
+    identifier: str | None = "user@example.com"
     id: int | str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)  # merged into the JSON metadata column
+    user_agent: str | None = "Mozilla/5.0 (mfastats fixture)"
 
 
 # (column, DDL per dialect) in the order of the real tables.
@@ -135,7 +137,8 @@ def _row(event: AuditEvent, shape: Shape, dialect: str) -> dict[str, Any]:
     if shape == "sdk":
         row: dict[str, Any] = {
             "event_type": event.event_type, "identifier": event.identifier, "identity_id": event.identity_id,
-            "admin_identity_id": None, "metadata": json.dumps({"ip": event.ip} if event.ip else {}),
+            "admin_identity_id": None,
+            "metadata": json.dumps({**({"ip": event.ip} if event.ip else {}), **event.metadata}),
             "created_at": created,
         }
         if event.id is not None:
@@ -144,12 +147,12 @@ def _row(event: AuditEvent, shape: Shape, dialect: str) -> dict[str, Any]:
     return {
         "id": str(event.id) if event.id is not None else str(uuid.uuid4()), "domain": event.domain,
         "identity_id": event.identity_id, "event_type": event.event_type, "source_ip": event.ip,
-        "user_agent": "Mozilla/5.0 (mfastats fixture)", "metadata": json.dumps({}), "created_at": created,
+        "user_agent": event.user_agent, "metadata": json.dumps(event.metadata), "created_at": created,
     }
 
 
 def write_audit(bind: Engine | Connection, events: Iterable[AuditEvent], *, shape: Shape, domain: str = "ciam",
-                table: str | None = None) -> str:
+                table: str | None = None, create: bool = True) -> str:
     """Create the audit table of ``shape`` if needed and append ``events``; return the table name.
 
     ``sdk`` writes to ``table`` or ``<domain>_security_audit_log`` (``identifier`` and ``metadata.ip``);
@@ -163,7 +166,8 @@ def write_audit(bind: Engine | Connection, events: Iterable[AuditEvent], *, shap
 
     def run(conn: Connection) -> str:
         dialect = resolve_dialect(conn)
-        create_audit_table(conn, shape=shape, table=name)
+        if create:
+            create_audit_table(conn, shape=shape, table=name)
         grouped: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for event in rows:  # rows with and without an explicit id need different column lists
             row = _row(event, shape, dialect)
