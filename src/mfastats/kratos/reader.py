@@ -274,7 +274,7 @@ class KratosReader:
             return
         amr = self.d.amr_entries("s.authentication_methods")
         session_aal = "s.aal" if self.caps.has("sessions", "aal") else "NULL"
-        mentions_aal2 = f"{self.d.as_text('s.authentication_methods')} LIKE '%aal2%'"
+        mentions_aal2 = self.d.array_may_hold("s.authentication_methods", "aal", "aal2")
         query = f"""
             SELECT s.id AS session_id, {session_aal} AS session_aal, {amr.method} AS method,
                    {amr.aal} AS aal, {amr.completed_at} AS completed_at
