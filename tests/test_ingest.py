@@ -119,10 +119,17 @@ def test_duplicates_out_of_order_and_malformed_flood(tmp_path: Path, kratos: Pat
     events = [ory("LoginFailed", base + timedelta(minutes=m), LoginRequestedAAL="aal2", IdentityID=ALICE,
                   ClientIP="203.0.113.5") for m in range(3)]
     flood = ["{not json", "[]", "42", '{"name": 5}', '{"resourceSpans": "x"}', "null", '{"msg": 1}'] * 100
+    # Odd shapes inside valid JSON: each is one malformed line, never a crash that loses the good lines.
+    flood += ['{"resourceSpans": ["x"]}', '{"resourceSpans": [{"scopeSpans": 5}]}',
+              '{"name": "LoginFailed", "timestamp": 1e20, "eventAttributes": {}}',
+              '{"type": "audit", "event": "mfa_challenge_failed", "ts": 1e300}',
+              '{"name": "LoginFailed", "timestamp": "0001-01-01T00:00:00+05:00", "eventAttributes": {}}',
+              "[" * 400 + "]" * 400]
     first = ingest(tmp_path, list(reversed(events)) + flood, kratos, "a.jsonl")
     assert (first["accepted"], first["duplicate"]) == (3, 0)
-    # "[]" is an empty batch (nothing), "{"msg": 1}" is a non-login log line (ignored); the other 5 are malformed.
-    assert first["malformed"] == 500 and first["ignored"] == 100
+    # "[]" is an empty batch (nothing), "{"msg": 1}" is a non-login log line (ignored); the other 5 of each
+    # hundred are malformed, and so are the 6 odd shapes.
+    assert first["malformed"] == 506 and first["ignored"] == 100
     again = ingest(tmp_path, [events[1], events[0], events[2], events[0]], kratos, "b.jsonl")
     assert (again["accepted"], again["duplicate"]) == (0, 4)
     failing = report(tmp_path, kratos)["challenge_failures"]["identities"]

@@ -171,6 +171,17 @@ def test_receiver_down_does_not_block_check(lab: Lab) -> None:
     assert elapsed < 20, elapsed
 
 
+def test_undelivered_change_is_sent_on_the_next_run(lab: Lab) -> None:
+    """A change that could not be delivered keeps its old stored state, so the next run announces it."""
+    code, _, stderr, _ = check(lab, f"http://127.0.0.1:{closed_port()}/hook", FIRING)
+    assert code == 2 and "could not be delivered" in stderr
+    with receiver() as (url, seen):
+        code, _, _, _ = check(lab, url, FIRING)
+        assert code == 2
+        assert [(b["alert"], b["state"], b["previous_state"]) for b in seen.bodies] == [
+            ("aal2_stepup_zero", "firing", None)]
+
+
 def test_slow_receiver_is_bounded(lab: Lab) -> None:
     with receiver(delay=8.0) as (url, seen):  # longer than the 5 s per-request timeout
         code, lines, stderr, elapsed = check(lab, url, FIRING)

@@ -182,7 +182,9 @@ def check(**params: Any) -> None:
                           timeout=settings.webhook_timeout_seconds)
         if delivery.failed:
             click.echo(f"webhook: {delivery.failed} message(s) could not be delivered", err=True)
-        store.set_alert_states({(d.name, a.name): a.state for d in result.domains for a in d.alerts}, result.as_of)
+        # An undelivered change keeps its old state in the store, so the next run announces it again.
+        store.set_alert_states({(d.name, a.name): a.state for d in result.domains for a in d.alerts
+                                if (d.name, a.name) not in delivery.undelivered}, result.as_of)
     sys.exit(status)
 
 
@@ -306,7 +308,7 @@ def ingest(source: str, domain: str, kratos_dsn: str | None, store_dsn: str | No
         except OSError as exc:
             raise UserError(f"ingest: cannot read {source!r}: {exc.strerror or exc}") from None
     click.echo(summary_json(counts))
-    return EXIT_OK
+    return EXIT_DOMAIN_FAILED if counts.failed else EXIT_OK
 
 
 def main() -> None:

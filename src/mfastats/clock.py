@@ -47,7 +47,9 @@ def parse_as_of(value: str | None, now: datetime | None = None) -> datetime:
             parsed = datetime.combine(date.fromisoformat(text), time(0), tzinfo=UTC)
         else:
             parsed = parse_rfc3339(text) or datetime.fromisoformat(text)
-    except ValueError:
+        if parsed is not None and parsed.tzinfo is not None:
+            parsed.astimezone(UTC)  # an offset can push year 1 or 9999 out of range
+    except (ValueError, OverflowError):
         parsed = None
     if parsed is None:
         raise UserError(
@@ -81,7 +83,10 @@ def parse_rfc3339(text: str) -> datetime | None:
         sign = 1 if offset[0] == "+" else -1
         digits = offset[1:].replace(":", "")
         delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        return (moment - sign * delta).replace(tzinfo=UTC)
+        try:
+            return (moment - sign * delta).replace(tzinfo=UTC)
+        except OverflowError:
+            return None
     return moment.replace(tzinfo=UTC)
 
 

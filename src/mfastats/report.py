@@ -251,8 +251,8 @@ def assemble(domain: DomainSettings, settings: Settings, as_of: datetime, zone: 
         rules.aal2_stepup_zero(stepups, enrollment, config,
                                kratos.step_quality.stepup_without_completed_at if stepups.source == "derived" else 0),
         rules.below_target(enrollment),
-        rules.audit_source_silent(domain.audit is not None and audit is not None,
-                                  audit.recent_events if audit else None, config),
+        rules.audit_source_silent(domain.audit is not None, audit.recent_events if audit else None, config,
+                                  audit_error),
     )
     quality, steps = kratos.quality, kratos.step_quality
     data_quality = DataQuality(

@@ -172,6 +172,11 @@ def load_settings(flags: Flags, environ: dict[str, str] | None = None) -> Settin
             domains[name] = replace(domains[name], kratos_dsn=dsn)
         else:
             domains[name] = DomainSettings(name, dsn, default_target(name))
+    for flag, values in (("--audit", flags.audit), ("--target", flags.targets)):
+        names = [_split_pair(text, flag)[0] for text in values]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise UserError(f"{flag} {twice[0]} is given twice; give it once")
     for text in flags.audit:
         name, dsn_text = _split_pair(text, "--audit")
         if name not in domains:
@@ -313,6 +318,15 @@ def _audit_from_config(table: Any, env: dict[str, str], where: str) -> AuditSett
         if key not in DEFAULT_EVENTS:
             raise UserError(f"config {where}.events.{key}: unknown event; known: {sorted(DEFAULT_EVENTS)}")
         events[key] = str(value)
+    for key in ("columns", "events"):
+        if key in table and not isinstance(table[key], dict):
+            raise UserError(f"config {where}.{key} must be a table, e.g. {key} = {{...}}")
+    for key in ("table", "domain_column", "domain_value", "success_event"):
+        if key in table and not isinstance(table[key], str):
+            raise UserError(f"config {where}.{key} must be a string, not {table[key]!r}")
+    for key, value in (table.get("events") or {}).items():
+        if not isinstance(value, str) or not value:
+            raise UserError(f"config {where}.events.{key} must be an event name (a string), not {value!r}")
     columns = {str(key): str(value) for key, value in (table.get("columns") or {}).items()}
     for what, name in [("table", table.get("table")), ("domain_column", table.get("domain_column")),
                        *((f"columns.{k}", v) for k, v in columns.items())]:

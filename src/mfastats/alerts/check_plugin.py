@@ -26,7 +26,8 @@ def status(report: Report) -> int:
 def render(report: Report) -> tuple[int, list[str]]:
     code = status(report)
     firing = [f"{d.name} {a.name}" for d in report.domains for a in d.alerts if a.state == "firing"]
-    failed = [f"{d.name} failed" for d in report.failed_domains]
+    failed = [f"{d.name} failed" if d.status != "ok" else f"{d.name} audit source failed"
+              for d in report.failed_domains]
     summary = "; ".join(firing + failed) or f"no alert firing in {len(report.domains)} domain(s)"
     perfdata = " ".join(
         f"{d.name}_enrollment_percent={d.enrollment.percent};;;0;100"

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 class Delivery:
     sent: int
     failed: int
+    undelivered: frozenset[tuple[str, str]] = frozenset()  # (domain, alert) to announce again next run
 
 
 def state_changes(report: Report, previous: dict[tuple[str, str], str]) -> list[dict[str, Any]]:
@@ -84,10 +85,10 @@ def post(url: str, body: dict[str, Any], *, timeout: float = 5.0, attempts: int 
 
 def notify(url: str, report: Report, previous: dict[tuple[str, str], str], *,
            include_identities: bool = False, timeout: float = 5.0) -> Delivery:
-    sent = failed = 0
+    sent, undelivered = 0, set()
     for change in state_changes(report, previous):
         if post(url, message(change, report, include_identities), timeout=timeout, deadline_seconds=3 * timeout):
             sent += 1
         else:
-            failed += 1
-    return Delivery(sent, failed)
+            undelivered.add((change["domain"], change["alert"].name))
+    return Delivery(sent, len(undelivered), frozenset(undelivered))

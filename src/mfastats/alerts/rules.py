@@ -85,10 +85,13 @@ def challenge_failure_spike(windows: list[int] | None, config: AlertSettings, re
                  f"{config.spike_min_failures} needed).")
 
 
-def audit_source_silent(configured: bool, recent_events: int | None, config: AlertSettings) -> Alert:
+def audit_source_silent(configured: bool, recent_events: int | None, config: AlertSettings,
+                        error: str | None = None) -> Alert:
     name, severity = "audit_source_silent", "warning"
-    if not configured or recent_events is None:
+    if not configured:
         return Alert(name, severity, "insufficient_data", None, 0, "No audit source configured.")
+    if recent_events is None:
+        return Alert(name, severity, "insufficient_data", None, 0, f"The audit source could not be read: {error}.")
     if recent_events == 0:
         return Alert(name, severity, "firing", 0, 0,
                      f"The audit source recorded no event in the last {config.silent_hours} h: is the producer down?")

@@ -18,7 +18,9 @@ Mapping rules (documented in the README):
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +33,7 @@ CHALLENGE_SUCCEEDED = "mfa.challenge_succeeded"
 CHALLENGE_DISPLAYED = "mfa.challenge_displayed"
 STEPUP_COMPLETED = "auth.aal2_stepup_completed"
 ENROLLED = {"totp": "mfa.totp_enrolled", "webauthn": "mfa.webauthn_enrolled"}
+_METHOD = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 SECOND_FACTOR_METHODS = {"totp", "webauthn", "lookup_secret", "lookup", "code"}
 LOGIN_ERROR_MESSAGE = "Encountered self-service login error."
 UI_EVENTS = {"mfa_challenge_failed": CHALLENGE_FAILED, "mfa_challenge_succeeded": CHALLENGE_SUCCEEDED,
@@ -79,11 +82,36 @@ def _uuid_or_none(value: Any) -> str | None:
 
 
 def _time(value: Any) -> datetime | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str):
-        return parse_rfc3339(value)
-    return None
+    """An event time (RFC 3339 text or epoch seconds), or None when unreadable or outside 1970-9000."""
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            moment = datetime.fromtimestamp(value, UTC)
+        elif isinstance(value, str):
+            moment = parse_rfc3339(value)
+        else:
+            return None
+    except (OverflowError, ValueError, OSError):
+        return None
+    return moment if moment is not None and 1970 <= moment.year <= 9000 else None
+
+
+def _clean_ip(value: Any) -> str | None:
+    """A literal IPv4/IPv6 address (a `:port` suffix on IPv4 is dropped), else None: the IP is optional,
+    and an `inet` column must never reject a whole batch."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.count(":") == 1 and "." in text:
+        text = text.split(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(text.strip("[]")))
+    except ValueError:
+        return None
+
+
+def _clean_method(value: Any) -> str | None:
+    text = value.strip().lower() if isinstance(value, str) else ""
+    return text if _METHOD.match(text) else None
 
 
 def from_ory_event(record: dict[str, Any], *, timestamp: datetime | None = None) -> Outcome:
@@ -92,14 +120,14 @@ def from_ory_event(record: dict[str, Any], *, timestamp: datetime | None = None)
     attributes = record.get("eventAttributes") or {}
     if not isinstance(name, str) or not isinstance(attributes, dict):
         return Malformed("event without a string name or with non-object eventAttributes")
-    moment = timestamp or _time(record.get("timestamp"))
+    moment = timestamp if timestamp is not None and 1970 <= timestamp.year <= 9000 else _time(record.get("timestamp"))
     if moment is None:
         return Malformed(f"{name}: missing or unreadable timestamp")
     attrs = {str(k): v for k, v in attributes.items() if isinstance(v, str)}
     identity = _uuid_or_none(attrs.get("IdentityID"))
-    method = (attrs.get("SelfServiceMethodUsed") or "").lower() or None
+    method = _clean_method(attrs.get("SelfServiceMethodUsed"))
     aal = (attrs.get("LoginRequestedAAL") or "").lower()
-    ip = attrs.get("ClientIP") or None
+    ip = _clean_ip(attrs.get("ClientIP"))
     key = _key("ory", name, moment.isoformat(), sorted(attrs.items()), record.get("id"))
     if name == "LoginFailed":
         if aal != "aal2":
@@ -164,7 +192,7 @@ def from_kratos_log(record: dict[str, Any]) -> Outcome:
         return Malformed("Kratos log line without a readable time")
     request = record.get("http_request") if isinstance(record.get("http_request"), dict) else {}
     identity = _uuid_or_none(record.get("identity_id") or flow.get("identity_id"))
-    ip = request.get("remote") if isinstance(request.get("remote"), str) else None
+    ip = _clean_ip(request.get("remote"))
     key = _key("kratos-log", moment.isoformat(), flow.get("id"), identity, record.get("error"))
     return Event(CHALLENGE_FAILED, moment, identity, ip, None, key)
 
@@ -176,7 +204,7 @@ def from_login_ui(record: dict[str, Any]) -> Outcome:
     moment = _time(record.get("ts"))
     if moment is None:
         return Malformed("login UI line without a readable ts")
-    method = record.get("method") if isinstance(record.get("method"), str) else None
+    method = _clean_method(record.get("method"))
     key = _key("ui", event, moment.isoformat(), method, record.get("domain"), record.get("id"))
     return Event(event, moment, None, None, method, key)
 
@@ -190,9 +218,17 @@ def normalise_line(line: str) -> list[Outcome]:
     return normalise_record(record)
 
 
-def normalise_record(record: Any) -> list[Outcome]:
-    if isinstance(record, list):
-        return [outcome for item in record for outcome in normalise_record(item)]
+def normalise_record(record: Any, *, batch: bool = True) -> list[Outcome]:
+    """Outcomes of one record; a JSON list is a batch of records (one level deep). Never raises."""
+    if isinstance(record, list) and batch:
+        return [outcome for item in record for outcome in normalise_record(item, batch=False)]
+    try:
+        return _normalise_object(record)
+    except Exception as exc:  # one odd record must never stop the others
+        return [Malformed(f"unreadable record ({type(exc).__name__})")]
+
+
+def _normalise_object(record: Any) -> list[Outcome]:
     if not isinstance(record, dict):
         return [Malformed("not a JSON object")]
     if "resourceSpans" in record:

@@ -33,19 +33,27 @@ class AuditTableSink:
 
     def write(self, domain: str, events: list[Event]) -> int:
         engine = connect(self.dsn, read_only=False)
+        dialect = dialect_for(engine.url.get_backend_name())
         try:
-            with engine.begin() as conn:
-                table = resolve_table(conn, domain, AuditSettings(self.dsn))
-                shape = "documented" if table.domain_filter else "sdk"
-                known = self._existing(conn, table.name, shape, events)
-                fresh = [e for e in events if e.dedupe_key not in known]
-                rows = [AuditEvent(e.event_type, e.created_at, e.identity_id, e.source_ip, domain=domain,
-                                   identifier=None, user_agent=None,
-                                   id=str(uuid.uuid5(_KEYS, e.dedupe_key)) if shape == "documented" else None,
-                                   metadata={"method": e.method, "dedupe_key": e.dedupe_key, "source": "mfastats"})
-                        for e in fresh]
-                if rows:
-                    write_audit(conn, rows, shape=shape, domain=domain, table=table.name, create=False)
+            with engine.connect() as conn:
+                with conn.begin():
+                    table = resolve_table(conn, domain, AuditSettings(self.dsn))
+                    acquire, release = dialect.transaction_lock(f"mfastats_ingest_{table.name}")
+                    if acquire:  # held until commit (PostgreSQL) or the explicit release below (MySQL)
+                        conn.execute(text(acquire))
+                    shape = "documented" if table.domain_filter else "sdk"
+                    known = self._existing(conn, table.name, shape, events)
+                    fresh = [e for e in events if e.dedupe_key not in known]
+                    rows = [AuditEvent(e.event_type, e.created_at, e.identity_id, e.source_ip, domain=domain,
+                                       identifier=None, user_agent=None,
+                                       id=str(uuid.uuid5(_KEYS, e.dedupe_key)) if shape == "documented" else None,
+                                       metadata={"method": e.method, "dedupe_key": e.dedupe_key, "source": "mfastats"})
+                            for e in fresh]
+                    if rows:
+                        write_audit(conn, rows, shape=shape, domain=domain, table=table.name, create=False)
+                if release:  # after the commit, so the next writer sees these rows
+                    conn.execute(text(release))
+                    conn.commit()
         finally:
             engine.dispose()
         return len(fresh)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -10,13 +11,16 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from mfastats.clock import as_naive_utc
 from mfastats.dsn import Dsn
+from mfastats.errors import SourceError
 from mfastats.ingest.normalise import ENROLLED, Event, Ignored, Malformed, Outcome, normalise_line, normalise_record
 from mfastats.kratos.reader import KratosReader, connect
 from mfastats.store.history import Store, audit_events
 
+log = logging.getLogger(__name__)
 BATCH = 500
 MAX_LINE_BYTES = 1_000_000
 
@@ -27,11 +31,12 @@ class IngestCounts:
     duplicate: int = 0
     ignored: int = 0
     malformed: int = 0
+    failed: int = 0  # well-formed events the target could not store (database down, value refused)
     reasons: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, object]:
         return {"accepted": self.accepted, "duplicate": self.duplicate, "ignored": self.ignored,
-                "malformed": self.malformed, "reasons": dict(self.reasons.most_common())}
+                "malformed": self.malformed, "failed": self.failed, "reasons": dict(self.reasons.most_common())}
 
 
 class Sink(Protocol):
@@ -47,19 +52,30 @@ class StoreSink:
         self.store = store
 
     def write(self, domain: str, events: list[Event]) -> int:
-        with self.store.engine.begin() as conn:
-            keys = [e.dedupe_key for e in events]
-            existing = {row[0] for row in conn.execute(
-                select(audit_events.c.dedupe_key).where(audit_events.c.domain == domain,
-                                                        audit_events.c.dedupe_key.in_(keys)))}
-            received = as_naive_utc(datetime.now(UTC))
-            rows = [{"domain": domain, "event_type": e.event_type, "identity_id": e.identity_id,
-                     "source_ip": e.source_ip, "method": e.method, "created_at": as_naive_utc(e.created_at),
-                     "received_at": received, "dedupe_key": e.dedupe_key}
-                    for e in events if e.dedupe_key not in existing]
-            if rows:
-                conn.execute(insert(audit_events), rows)
-        return len(rows)
+        received = as_naive_utc(datetime.now(UTC))
+        rows = [{"domain": domain, "event_type": e.event_type, "identity_id": e.identity_id,
+                 "source_ip": e.source_ip, "method": e.method, "created_at": as_naive_utc(e.created_at),
+                 "received_at": received, "dedupe_key": e.dedupe_key} for e in events]
+        try:
+            with self.store.engine.begin() as conn:
+                existing = {row[0] for row in conn.execute(
+                    select(audit_events.c.dedupe_key).where(audit_events.c.domain == domain,
+                                                            audit_events.c.dedupe_key.in_([r["dedupe_key"] for r in rows])))}
+                fresh = [row for row in rows if row["dedupe_key"] not in existing]
+                if fresh:
+                    conn.execute(insert(audit_events), fresh)
+            return len(fresh)
+        except IntegrityError:
+            # Another ingester stored some of these keys meanwhile (the unique key caught it): one by one.
+            stored = 0
+            for row in rows:
+                try:
+                    with self.store.engine.begin() as conn:
+                        conn.execute(insert(audit_events), [row])
+                    stored += 1
+                except IntegrityError:
+                    pass
+            return stored
 
 
 class Ingestor:
@@ -103,7 +119,15 @@ class Ingestor:
             return
         unique = list({e.dedupe_key: e for e in events}.values())
         self.counts.duplicate += len(events) - len(unique)
-        accepted = self.sink.write(self.domain, unique)
+        try:
+            accepted = self.sink.write(self.domain, unique)
+        except SQLAlchemyError as exc:
+            # The batch is rolled back as a whole; say why, keep going (the next batch may succeed).
+            self.counts.failed += len(unique)
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.counts.reasons[f"failed: {reason[:200]}"] += len(unique)
+            log.warning("ingest: a batch of %d events could not be stored: %s", len(unique), reason[:200])
+            return
         self.counts.accepted += accepted
         self.counts.duplicate += len(unique) - accepted
 
@@ -125,6 +149,11 @@ class Ingestor:
                 for method in ENROLLED:
                     ids = sorted({e.identity_id for e in checks if e.method == method and e.identity_id})
                     usable[method] = reader.identities_with_usable(method, ids)
+        except (SQLAlchemyError, SourceError) as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
+            self.counts.failed += len(checks)
+            self.counts.reasons[f"failed: Kratos database at {self.kratos} could not be read: {reason}"] += len(checks)
+            return [e for e in events if not e.needs_enrollment_check]
         finally:
             engine.dispose()
         kept = []

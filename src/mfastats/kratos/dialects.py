@@ -223,6 +223,12 @@ class KratosDialect:
         # element that is a bare string.
         return f"({is_object} AND {condition})" if condition else f"({is_object})"
 
+    def transaction_lock(self, name: str) -> tuple[str | None, str | None]:
+        """SQL to take (and, where it outlives the transaction, release) an exclusive named lock, so two
+        writers of the same table cannot both decide that an event is new. None: the database file lock
+        (SQLite) already serialises writers."""
+        return None, None
+
     def array_may_hold(self, column: str, key: str, value: str) -> str:
         """A cheap prefilter: the JSON array in `column` may hold an object whose `key` is `value`
         (a text search here; exact containment where the dialect has it). Callers check the rows."""
@@ -273,6 +279,9 @@ class PostgresDialect(KratosDialect):
     def _elements(self, array: str) -> tuple[str, str, str]:
         return f"jsonb_array_elements({array}) AS e(v)", "e.v", "jsonb_typeof(e.v)"
 
+    def transaction_lock(self, name: str) -> tuple[str | None, str | None]:
+        return f"SELECT pg_advisory_xact_lock(hashtext('{name}'))", None  # released at commit
+
     def array_may_hold(self, column: str, key: str, value: str) -> str:
         # jsonb containment: 4x cheaper than rendering every document as text (2.0 s -> 0.5 s over 2M sessions)
         return f"({self._doc(column)} @> '[{{\"{key}\": \"{value}\"}}]'::jsonb)"
@@ -308,6 +317,9 @@ class MySQLDialect(KratosDialect):
 
     def _elements(self, array: str) -> tuple[str, str, str]:
         return f"JSON_TABLE({array}, '$[*]' COLUMNS (v JSON PATH '$')) AS e", "e.v", "JSON_TYPE(e.v)"
+
+    def transaction_lock(self, name: str) -> tuple[str | None, str | None]:
+        return f"SELECT GET_LOCK('{name}', 60)", f"SELECT RELEASE_LOCK('{name}')"
 
 
 class SQLiteDialect(KratosDialect):

@@ -101,6 +101,8 @@ def default_store_dsn() -> Dsn:
 
 
 def parse_store_dsn(text: str) -> Dsn:
+    if "://" not in text and ("=" in text or " " in text.strip()):
+        raise UserError("--store: expected a SQLite file path or a postgresql:// URL (key=value DSNs are not supported)")
     raw = text if "://" in text else f"sqlite:///{text}"
     for bare, driver in (("postgresql://", "postgresql+psycopg://"), ("postgres://", "postgresql+psycopg://")):
         if raw.startswith(bare):
@@ -129,7 +131,8 @@ class Store:
                 if not create:
                     return None
                 path.parent.mkdir(parents=True, exist_ok=True)
-        store = cls(create_engine(dsn.url), dsn)
+        connect_args = {"connect_timeout": 10} if dsn.backend == "postgresql" else {}
+        store = cls(create_engine(dsn.url, connect_args=connect_args), dsn)
         try:
             store.migrate(create)
         except SQLAlchemyError as exc:
