@@ -275,15 +275,22 @@ def create_app(store: ReportStore, *, token: str, metrics_open: bool = False,
             return stored
         return Response(stored.json_bytes, media_type="application/json", headers=_age_headers(store, stored))
 
-    @app.get("/api/report/{domain}", summary="One domain's block of the report")
-    def api_domain(domain: str) -> Response:
+    def page_data(domain: str | None) -> tuple[StoredReport, dict[str, Any]] | JSONResponse:
+        """The one data function behind each page and its JSON twin (503 before a report, 404 for a name)."""
         stored = stored_or_503()
         if isinstance(stored, JSONResponse):
             return stored
         try:
-            block = views.page_data(stored, domain)
+            return stored, views.page_data(stored, domain)
         except views.NotFound as exc:
             return error(404, str(exc))
+
+    @app.get("/api/report/{domain}", summary="One domain's block of the report")
+    def api_domain(domain: str) -> Response:
+        found = page_data(domain)
+        if isinstance(found, JSONResponse):
+            return found
+        stored, block = found
         return JSONResponse(block, headers=_age_headers(store, stored))
 
     @app.get("/api/status", summary="Refresh state: when the stored report was computed, and the last error")
@@ -296,13 +303,10 @@ def create_app(store: ReportStore, *, token: str, metrics_open: bool = False,
 
     # Pages -------------------------------------------------------------------------------------
     def render(request: Request, domain: str | None) -> Response:
-        stored = stored_or_503()
-        if isinstance(stored, JSONResponse):
-            return stored
-        try:
-            data = views.page_data(stored, domain)
-        except views.NotFound as exc:
-            return error(404, str(exc))
+        found = page_data(domain)
+        if isinstance(found, JSONResponse):
+            return found
+        stored, data = found
         document = stored.document if domain is not None else data
         view = views.present(document, domain)
         return templates.TemplateResponse(request, "page.html", {

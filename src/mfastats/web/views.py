@@ -227,9 +227,8 @@ def _method_charts(methods: dict[str, Any], key: str) -> list[Chart]:
 
 
 def _enrollments_chart(blocks: list[dict[str, Any]], key: str) -> Chart:
-    traces, columns = [], ["Date"]
+    traces = []
     dates = _dates(b["enrollments_over_time"]["days"] for b in blocks)
-    by_date: dict[str, list[Any]] = {d: [d] for d in dates}
     for index, block in enumerate(blocks):
         days = block["enrollments_over_time"]["days"]
         for method in ("totp", "webauthn"):
@@ -239,43 +238,41 @@ def _enrollments_chart(blocks: list[dict[str, Any]], key: str) -> Chart:
             traces.append({"type": "bar", "name": name, "x": [d["date"] for d in days],
                            "y": [d[method] for d in days], "marker": {"color": color},
                            "hovertemplate": f"{name}: %{{y}}<extra></extra>"})
-            columns.append(name)
-            values = {d["date"]: d[method] for d in days}
-            for d in dates:
-                by_date[d].append(values.get(d))
     source = ", ".join(sorted({s for b in blocks if (s := b["enrollments_over_time"]["source"])}))
     return Chart(
         id=f"enrollments-{key}", title=f"New enrollments per day ({len(dates)} days)",
         figure={"data": traces, "layout": _layout(barmode="stack", hovermode="x unified", yaxis=_count_axis(_totals(traces)),
                                                   **_legend())},
-        table=Table(columns, [by_date[d] for d in reversed(dates)]),
+        table=_table_of(traces, dates),
         note=f"source: {source}" if source else None,
     )
 
 
 def _stepups_chart(blocks: list[dict[str, Any]], key: str) -> Chart:
-    traces, columns = [], ["Date"]
+    traces = []
     dates = _dates(b["stepups"]["days"] for b in blocks)
-    by_date: dict[str, list[Any]] = {d: [d] for d in dates}
     for index, block in enumerate(blocks):
         days = block["stepups"]["days"]
         name = block["name"]
         color = COLORS["stepups"] if len(blocks) == 1 else DOMAIN_COLORS[index % 6]
         traces.append({"type": "bar", "name": name, "x": [d["date"] for d in days], "y": [d["count"] for d in days],
                        "marker": {"color": color}, "hovertemplate": f"{name}: %{{y}}<extra></extra>"})
-        columns.append(name)
-        values = {d["date"]: d["count"] for d in days}
-        for d in dates:
-            by_date[d].append(values.get(d))
     source = ", ".join(sorted({b["stepups"]["source"] for b in blocks if b["stepups"]["source"]}))
     legend = _legend() if len(blocks) > 1 else {}
     return Chart(
         id=f"stepups-{key}", title=f"AAL2 step-ups per day ({len(dates)} days)",
         figure={"data": traces, "layout": _layout(barmode="stack", hovermode="x unified", yaxis=_count_axis(_totals(traces)),
                                                   **legend)},
-        table=Table(columns, [by_date[d] for d in reversed(dates)]),
+        table=_table_of(traces, dates),
         note=f"source: {source}" if source else None,
     )
+
+
+def _table_of(traces: list[dict[str, Any]], dates: list[str]) -> Table:
+    """The numbers behind a daily chart: one row per date, newest first, one column per trace."""
+    values = [dict(zip(trace["x"], trace["y"], strict=True)) for trace in traces]
+    return Table(["Date", *(trace["name"] for trace in traces)],
+                 [[d, *(column.get(d) for column in values)] for d in reversed(dates)])
 
 
 def _failure_days_chart(days: list[dict[str, Any]], key: str) -> Chart:
